@@ -1,0 +1,20 @@
+"""skhash: learned hashing and learned quantization for nearest-neighbour
+image retrieval, as scikit-learn estimators.
+
+Subpackages
+-----------
+hashing       binary hashers (``CNNBHHasher``)
+neighbors     retrievers that index and search codes (``KNeighborsRetriever``)
+codes         code spaces: how codes compare (Hamming, product codes)
+metrics       exact retrieval metrics and GridSearchCV scorers
+datasets      loaders (digits, MNIST, CIFAR-10) and retrieval protocols
+nn            PyTorch backbones used by the estimators
+"""
+
+from .codes import HammingSpace, ProductSpace
+from .hashing import CNNBHHasher
+from .neighbors import KNeighborsRetriever
+
+__version__ = "0.1.0.dev0"
+
+__all__ = ["CNNBHHasher", "KNeighborsRetriever", "HammingSpace", "ProductSpace", "__version__"]

@@ -1,0 +1,160 @@
+"""The main job: train methods at chosen code sizes and print retrieval figures.
+
+Run ``skhash benchmark --help`` (or ``python -m skhash benchmark``).
+"""
+
+import argparse
+import json
+import sys
+import time
+
+import numpy as np
+
+from .datasets import cnnh_split, load_digits, load_mnist, random_split
+from .metrics import mean_average_precision, precision_at_k, precision_within_radius
+from .metrics._scorer import ranked_neighbors
+
+__all__ = ["METHODS", "run_benchmark", "main"]
+
+
+def _cnnbh(n_bits, input_shape, seed, args):
+    from .hashing import CNNBHHasher
+
+    params = dict(n_bits=n_bits, input_shape=input_shape, random_state=seed,
+                  device=args.device, verbose=int(args.verbose))
+    if args.epochs is not None:
+        params["max_epochs"] = args.epochs
+    return CNNBHHasher(**params)
+
+
+# name -> factory(n_bits, input_shape, seed, args); later methods register here.
+METHODS = {"cnnbh": _cnnbh}
+
+
+def _load(args):
+    if args.dataset == "digits":
+        data = load_digits()
+    elif args.dataset == "mnist":
+        if not args.data_home:
+            raise SystemExit("--dataset mnist needs --data-home DIR holding the MNIST IDX files.")
+        data = load_mnist(args.data_home, subset=args.subset)
+    else:  # pragma: no cover - argparse restricts the choices
+        raise SystemExit(f"unknown dataset {args.dataset}")
+    return data.data, data.target, data.input_shape
+
+
+def _split(args, y):
+    if args.protocol == "cnnh":
+        qpc = args.queries_per_class
+        n_train = args.n_train
+        if args.dataset == "digits":
+            qpc = 30 if qpc is None else qpc
+        else:
+            qpc = 100 if qpc is None else qpc
+            n_train = 5000 if n_train is None else n_train
+        return cnnh_split(y, n_queries_per_class=qpc, n_train=n_train, random_state=args.seed)
+    return random_split(len(y), n_queries=args.n_queries, n_train=args.n_train,
+                        random_state=args.seed)
+
+
+def evaluate(encoder, X_query, y_query, X_db, y_db, k=100, radius=2):
+    """Retrieval figures of a fitted encoder: queries against the database."""
+    space = encoder.code_space_
+    t0 = time.perf_counter()
+    db_codes = encoder.encode(X_db)
+    encode_s = time.perf_counter() - t0
+    q_codes = encoder.encode(X_query)
+    ranking = ranked_neighbors(space, q_codes, db_codes, None)
+    k = min(k, len(y_db))
+    row = {
+        "mAP@all": mean_average_precision(y_query, y_db, ranking),
+        f"mAP@{k}": mean_average_precision(y_query, y_db, ranking, k=k),
+        f"P@{k}": precision_at_k(y_query, y_db, ranking, k),
+        "encode_us_per_item": 1e6 * encode_s / len(X_db),
+    }
+    if space.kind == "hamming":
+        _, ind = space.radius_neighbors(q_codes, db_codes, radius)
+        row[f"P@r{radius}"] = precision_within_radius(y_query, y_db, ind)
+    if hasattr(encoder, "predict"):
+        row["accuracy"] = float(np.mean(encoder.predict(X_query) == y_query))
+    return row
+
+
+def run_benchmark(args, out=sys.stdout, progress=sys.stderr):
+    X, y, input_shape = _load(args)
+    split = _split(args, y)
+    print(f"# dataset={args.dataset} n={len(y)} protocol={args.protocol} "
+          f"queries={len(split.query)} database={len(split.database)} "
+          f"train={len(split.train)} seed={args.seed}", file=out)
+    rows = []
+    runs = [(m, b) for m in args.methods for b in args.bits]
+    for i, (method, n_bits) in enumerate(runs, 1):
+        print(f"[{i}/{len(runs)}] {method} n_bits={n_bits}: training on "
+              f"{len(split.train)} images ...", file=progress, flush=True)
+        encoder = METHODS[method](n_bits, input_shape, args.seed, args)
+        t0 = time.perf_counter()
+        encoder.fit(X[split.train], y[split.train])
+        fit_s = time.perf_counter() - t0
+        row = {"method": method, "n_bits": n_bits, "fit_s": fit_s}
+        row.update(evaluate(encoder, X[split.query], y[split.query], X[split.database],
+                            y[split.database], k=args.k))
+        rows.append(row)
+        print(f"[{i}/{len(runs)}] {method} n_bits={n_bits}: mAP@all={row['mAP@all']:.4f} "
+              f"fit {fit_s:.1f} s", file=progress, flush=True)
+    _print_table(rows, out)
+    if args.output:
+        with open(args.output, "w") as fh:
+            json.dump({"args": vars(args), "results": rows}, fh, indent=2)
+    return rows
+
+
+def _print_table(rows, out):
+    if not rows:
+        return
+    cols = []
+    for row in rows:
+        cols += [c for c in row if c not in cols]
+    fmt = {c: (lambda v: f"{v:.4f}") for c in cols}
+    fmt.update({"method": str, "n_bits": str, "fit_s": lambda v: f"{v:.1f}",
+                "encode_us_per_item": lambda v: f"{v:.1f}"})
+    cells = [[fmt[c](r[c]) if c in r else "-" for c in cols] for r in rows]
+    widths = [max(len(c), *(len(r[j]) for r in cells)) for j, c in enumerate(cols)]
+    print("| " + " | ".join(c.ljust(w) for c, w in zip(cols, widths)) + " |", file=out)
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|", file=out)
+    for r in cells:
+        print("| " + " | ".join(v.rjust(w) for v, w in zip(r, widths)) + " |", file=out)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="skhash", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("benchmark", help="train methods and print a retrieval table")
+    b.add_argument("--dataset", choices=["digits", "mnist"], default="digits")
+    b.add_argument("--data-home", help="directory of the dataset files (MNIST IDX files)")
+    b.add_argument("--subset", default="test", choices=["test", "train", "all"],
+                   help="MNIST subset to read (default: test, the 10k images)")
+    b.add_argument("--methods", nargs="+", default=["cnnbh"], choices=sorted(METHODS))
+    b.add_argument("--bits", nargs="+", type=int, default=[12, 24, 32, 48])
+    b.add_argument("--protocol", choices=["cnnh", "random"], default="cnnh")
+    b.add_argument("--queries-per-class", type=int, default=None,
+                   help="cnnh protocol: queries per class (default 100; 30 on digits)")
+    b.add_argument("--n-train", type=int, default=None,
+                   help="training images drawn from the database (default 5000 on MNIST, "
+                        "the whole database on digits)")
+    b.add_argument("--n-queries", type=float, default=0.1, help="random protocol: queries")
+    b.add_argument("--k", type=int, default=100, help="cut-off of mAP@k and precision@k")
+    b.add_argument("--epochs", type=int, default=None, help="override max_epochs")
+    b.add_argument("--device", default="cpu")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--verbose", action="store_true", help="per-epoch progress from skorch")
+    b.add_argument("--output", help="also write the results as JSON to this file")
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    if args.command == "benchmark":
+        if args.n_queries >= 1:
+            args.n_queries = int(args.n_queries)
+        run_benchmark(args)
+    return 0

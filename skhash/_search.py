@@ -1,0 +1,268 @@
+"""Compiled search kernels (numba): the hot path of every skhash search.
+
+Two families of exact scans over a database of codes:
+
+* Hamming: codes as rows of ``uint64`` words, distance = popcount(q XOR x)
+  summed over the words;
+* lookup tables: product codes as rows of ``M`` small integers, distance =
+  ``sum_m T[m, x_m]`` for a per-query table ``T`` of shape ``(M, K)``
+  (symmetric and asymmetric product-quantization distances are both of this
+  form, only the tables differ).
+
+Top-k keeps, per query, a bounded max-heap ordered by ``(distance, index)``.
+The database is scanned in increasing index order, so a candidate whose
+distance equals the current k-th best can never enter: ties are therefore
+broken by database index, deterministically. The database is processed in
+cache-sized chunks and the queries in blocks (parallel over blocks), so each
+chunk is read from memory once per block and reused from cache by every
+query of the block. Extra memory is ``O(n_queries * k)``.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+_M1 = np.uint64(0x5555555555555555)
+_M2 = np.uint64(0x3333333333333333)
+_M4 = np.uint64(0x0F0F0F0F0F0F0F0F)
+_H01 = np.uint64(0x0101010101010101)
+_S1 = np.uint64(1)
+_S2 = np.uint64(2)
+_S4 = np.uint64(4)
+_S56 = np.uint64(56)
+
+# Database rows per chunk (per query block); 16384 rows x 8 bytes = 128 KiB.
+_X_CHUNK = 16384
+_Q_BLOCK = 32
+
+
+@njit(inline="always")
+def _popcount64(x):
+    # SWAR popcount; LLVM turns this idiom into a single POPCNT instruction.
+    x = x - ((x >> _S1) & _M1)
+    x = (x & _M2) + ((x >> _S2) & _M2)
+    x = (x + (x >> _S4)) & _M4
+    return (x * _H01) >> _S56
+
+
+@njit(inline="always")
+def _sift_down(hd, hi, size):
+    # Restore the max-heap property (key = (distance, index)) from the root.
+    pos = 0
+    d0 = hd[0]
+    i0 = hi[0]
+    while True:
+        child = 2 * pos + 1
+        if child >= size:
+            break
+        right = child + 1
+        if right < size and (
+            hd[right] > hd[child] or (hd[right] == hd[child] and hi[right] > hi[child])
+        ):
+            child = right
+        if hd[child] > d0 or (hd[child] == d0 and hi[child] > i0):
+            hd[pos] = hd[child]
+            hi[pos] = hi[child]
+            pos = child
+        else:
+            break
+    hd[pos] = d0
+    hi[pos] = i0
+
+
+@njit(inline="always")
+def _sift_up(hd, hi, pos):
+    d0 = hd[pos]
+    i0 = hi[pos]
+    while pos > 0:
+        parent = (pos - 1) // 2
+        if hd[parent] < d0 or (hd[parent] == d0 and hi[parent] < i0):
+            hd[pos] = hd[parent]
+            hi[pos] = hi[parent]
+            pos = parent
+        else:
+            break
+    hd[pos] = d0
+    hi[pos] = i0
+
+
+@njit(inline="always")
+def _heap_offer(hd, hi, size, k, d, j):
+    """Insert (d, j) into a heap holding ``size`` items; return the new size."""
+    if size < k:
+        hd[size] = d
+        hi[size] = j
+        _sift_up(hd, hi, size)
+        return size + 1
+    hd[0] = d
+    hi[0] = j
+    _sift_down(hd, hi, size)
+    return size
+
+
+@njit(inline="always")
+def _heap_sorted(hd, hi, size, out_d, out_i):
+    """Write the heap's items sorted by (distance, index) and empty it."""
+    while size > 0:
+        size -= 1
+        out_d[size] = hd[0]
+        out_i[size] = hi[0]
+        hd[0] = hd[size]
+        hi[0] = hi[size]
+        _sift_down(hd, hi, size)
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def hamming_topk(Q, X, k, out_d, out_i):
+    """Exact k nearest codes in Hamming distance.
+
+    ``Q`` (nq, w) and ``X`` (n, w) are uint64 words; ``out_d`` (nq, k) int32,
+    ``out_i`` (nq, k) int64 receive the results sorted by (distance, index).
+    """
+    nq = Q.shape[0]
+    n = X.shape[0]
+    w = Q.shape[1]
+    big = np.int32(64 * w + 1)
+    n_blocks = (nq + _Q_BLOCK - 1) // _Q_BLOCK
+    for b in prange(n_blocks):
+        q0 = b * _Q_BLOCK
+        q1 = min(nq, q0 + _Q_BLOCK)
+        nb = q1 - q0
+        hd = np.empty((nb, k), np.int32)
+        hi = np.empty((nb, k), np.int64)
+        size = np.zeros(nb, np.int64)
+        thr = np.full(nb, big, np.int32)
+        for c0 in range(0, n, _X_CHUNK):
+            c1 = min(n, c0 + _X_CHUNK)
+            for qq in range(nb):
+                t = thr[qq]
+                s = size[qq]
+                hdq = hd[qq]
+                hiq = hi[qq]
+                if w == 1:
+                    q = Q[q0 + qq, 0]
+                    for j in range(c0, c1):
+                        d = np.int32(_popcount64(q ^ X[j, 0]))
+                        if d < t:
+                            s = _heap_offer(hdq, hiq, s, k, d, j)
+                            if s == k:
+                                t = hdq[0]
+                else:
+                    for j in range(c0, c1):
+                        d = np.int32(0)
+                        for u in range(w):
+                            d += np.int32(_popcount64(Q[q0 + qq, u] ^ X[j, u]))
+                        if d < t:
+                            s = _heap_offer(hdq, hiq, s, k, d, j)
+                            if s == k:
+                                t = hdq[0]
+                thr[qq] = t
+                size[qq] = s
+        for qq in range(nb):
+            _heap_sorted(hd[qq], hi[qq], size[qq], out_d[q0 + qq], out_i[q0 + qq])
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def hamming_pairwise(Q, X, out):
+    """All Hamming distances: ``out[i, j] = popcount(Q[i] ^ X[j])`` (int32)."""
+    nq = Q.shape[0]
+    n = X.shape[0]
+    w = Q.shape[1]
+    for i in prange(nq):
+        for j in range(n):
+            d = np.int32(0)
+            for u in range(w):
+                d += np.int32(_popcount64(Q[i, u] ^ X[j, u]))
+            out[i, j] = d
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def hamming_radius_count(Q, X, radius, counts):
+    """Number of database codes within ``radius`` of each query."""
+    nq = Q.shape[0]
+    n = X.shape[0]
+    w = Q.shape[1]
+    for i in prange(nq):
+        c = 0
+        for j in range(n):
+            d = 0
+            for u in range(w):
+                d += _popcount64(Q[i, u] ^ X[j, u])
+            if d <= radius:
+                c += 1
+        counts[i] = c
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def hamming_radius_fill(Q, X, radius, offsets, out_d, out_i):
+    """Fill the (distance, index) pairs within ``radius``, in index order."""
+    nq = Q.shape[0]
+    n = X.shape[0]
+    w = Q.shape[1]
+    for i in prange(nq):
+        p = offsets[i]
+        for j in range(n):
+            d = np.int32(0)
+            for u in range(w):
+                d += np.int32(_popcount64(Q[i, u] ^ X[j, u]))
+            if d <= radius:
+                out_d[p] = d
+                out_i[p] = j
+                p += 1
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def lut_topk(T, X, k, out_d, out_i):
+    """Exact k nearest product codes through per-query lookup tables.
+
+    ``T`` (nq, M, K) float32 tables, ``X`` (n, M) integer codes; the distance
+    of code ``x`` to query ``q`` is ``sum_m T[q, m, x[m]]``.
+    """
+    nq = T.shape[0]
+    M = T.shape[1]
+    n = X.shape[0]
+    inf = np.float32(np.inf)
+    n_blocks = (nq + _Q_BLOCK - 1) // _Q_BLOCK
+    for b in prange(n_blocks):
+        q0 = b * _Q_BLOCK
+        q1 = min(nq, q0 + _Q_BLOCK)
+        nb = q1 - q0
+        hd = np.empty((nb, k), np.float32)
+        hi = np.empty((nb, k), np.int64)
+        size = np.zeros(nb, np.int64)
+        thr = np.full(nb, inf, np.float32)
+        for c0 in range(0, n, _X_CHUNK):
+            c1 = min(n, c0 + _X_CHUNK)
+            for qq in range(nb):
+                t = thr[qq]
+                s = size[qq]
+                hdq = hd[qq]
+                hiq = hi[qq]
+                Tq = T[q0 + qq]
+                for j in range(c0, c1):
+                    d = np.float32(0.0)
+                    for m in range(M):
+                        d += Tq[m, X[j, m]]
+                    # ``not (d >= t)`` also admits the first items while t = inf
+                    if d < t or (s < k):
+                        s = _heap_offer(hdq, hiq, s, k, d, j)
+                        if s == k:
+                            t = hdq[0]
+                thr[qq] = t
+                size[qq] = s
+        for qq in range(nb):
+            _heap_sorted(hd[qq], hi[qq], size[qq], out_d[q0 + qq], out_i[q0 + qq])
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def lut_pairwise(T, X, out):
+    """All lookup-table distances: ``out[i, j] = sum_m T[i, m, X[j, m]]``."""
+    nq = T.shape[0]
+    M = T.shape[1]
+    n = X.shape[0]
+    for i in prange(nq):
+        Ti = T[i]
+        for j in range(n):
+            d = np.float32(0.0)
+            for m in range(M):
+                d += Ti[m, X[j, m]]
+            out[i, j] = d

@@ -1,0 +1,429 @@
+"""The shared estimator base: everything a learned encoder needs except its
+parameters, network, loss and training schedule.
+
+A concrete method subclasses :class:`BaseDeepEncoder` (through
+:class:`BaseHasher` or a quantizer base) and provides
+
+* ``_build_module(n_features, n_outputs)`` -> a fresh ``torch.nn.Module``;
+* ``_build_criterion()`` -> a fresh loss module called as
+  ``criterion(module_output, y_batch)``;
+* optionally ``_prepare_target(y)`` and ``_after_fit(X, y)``.
+
+The base validates parameters and data, seeds everything from
+``random_state`` without touching the caller's global RNG, takes a
+validation split from the *training* data for early stopping / model
+selection, builds and trains the skorch net (``net_``), and provides
+``score`` (retrieval mAP).
+"""
+
+import copy
+import numbers
+import warnings
+from abc import abstractmethod
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from skorch import NeuralNet
+from skorch.callbacks import Callback, EarlyStopping, ProgressBar
+from skorch.dataset import Dataset
+from skorch.helper import predefined_split
+
+from .codes import HammingSpace
+
+__all__ = ["BaseDeepEncoder", "BaseHasher", "OPTIMIZERS"]
+
+OPTIMIZERS = {
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "sgd": torch.optim.SGD,
+}
+
+
+class _Net(NeuralNet):
+    """skorch net whose criterion sees the module's whole output.
+
+    Modules return a tuple (e.g. logits and the code layer); the criterion
+    receives that tuple and the target batch. The target may be absent
+    (unsupervised methods), in which case the criterion gets ``None``.
+    """
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        if self._unsupervised:
+            y_true = None  # skorch's placeholder target for y=None
+        elif isinstance(y_true, torch.Tensor):
+            y_true = y_true.to(self.device)
+        return self.criterion_(y_pred, y_true)
+
+    _unsupervised = False
+
+
+def _check_input_shape(input_shape):
+    if input_shape is None:
+        return None
+    try:
+        shape = tuple(input_shape)
+    except TypeError:
+        raise TypeError(f"input_shape must be a tuple (C, H, W), got {input_shape!r}.") from None
+    if len(shape) == 2:
+        shape = (1,) + shape
+    if len(shape) != 3 or not all(
+        isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1 for v in shape
+    ):
+        raise ValueError(
+            f"input_shape must be (C, H, W) or (H, W) of positive integers, got {input_shape!r}."
+        )
+    return tuple(int(v) for v in shape)
+
+
+def resolve_device(device):
+    """Check a device string; a clear error if CUDA is asked for and absent."""
+    if not isinstance(device, str):
+        raise TypeError(f"device must be a string such as 'cpu' or 'cuda:0', got {device!r}.")
+    try:
+        dev = torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(f"invalid device {device!r}: {exc}") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device={device!r} was requested but CUDA is not available on this machine "
+                "(no GPU or a CPU-only PyTorch build); use device='cpu'."
+            )
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device={device!r} was requested but only {torch.cuda.device_count()} "
+                "CUDA device(s) are available."
+            )
+    elif dev.type != "cpu":
+        raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}.")
+    return device
+
+
+class BaseDeepEncoder(TransformerMixin, BaseEstimator):
+    """Base class of skhash's deep encoders (not for direct use).
+
+    Shared parameters (every subclass accepts them, keyword-only):
+
+    input_shape : tuple (C, H, W) or (H, W), default=None
+        View each row of ``X`` as an image of this shape (``C * H * W`` must
+        equal the number of features). None treats rows as plain vectors.
+    backbone : {"auto", "mlp", "small_cnn", "cifar_cnn"} or nn.Module class
+        Feature extractor; "auto" picks a CNN for images and an MLP for
+        vectors (see :func:`skhash.nn.make_backbone`).
+    hidden_units : tuple of int
+        Hidden layer widths of the MLP backbone.
+    max_epochs, batch_size, lr : training schedule.
+    optimizer : {"adam", "adamw", "sgd"} or torch optimizer class
+        "sgd" uses momentum 0.9.
+    weight_decay : float
+        L2 penalty passed to the optimizer.
+    validation_fraction : float in [0, 1) or None
+        Fraction of the training data held out (stratified when possible)
+        to monitor ``valid_loss``. Never the query/test set.
+    early_stopping : bool
+        Stop when ``valid_loss`` has not improved for ``n_iter_no_change``
+        epochs and restore the best epoch's weights (model selection on the
+        validation split). Requires ``validation_fraction > 0``.
+    n_iter_no_change : int
+        Patience of early stopping.
+    callbacks : list of skorch callbacks or None
+        Extra callbacks; deep-copied at every fit so the originals are never
+        mutated and parallel fits do not share state.
+    verbose : int
+        0 silent; >= 1 prints skorch's epoch table and a progress bar.
+    device : str
+        "cpu", "cuda" or "cuda:N".
+    random_state : int, RandomState instance or None
+        Seeds weight initialisation, shuffling and the validation split;
+        with an int, CPU training is repeatable. The caller's global torch
+        RNG is left untouched.
+    """
+
+    _parameter_constraints = {
+        "input_shape": [tuple, list, None],
+        "backbone": [StrOptions({"auto", "mlp", "small_cnn", "cifar_cnn"}), type],
+        "hidden_units": [tuple, list],
+        "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "lr": [Interval(numbers.Real, 0, None, closed="neither")],
+        "optimizer": [StrOptions(set(OPTIMIZERS)), type],
+        "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="left"), None],
+        "early_stopping": ["boolean"],
+        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
+        "callbacks": [list, None],
+        "verbose": ["verbose"],
+        "device": [str],
+        "random_state": ["random_state"],
+    }
+
+    # Subclasses that learn from labels set this; unsupervised ones do not.
+    _requires_y = True
+
+    # ------------------------------------------------------------------ hooks
+    @abstractmethod
+    def _build_module(self, n_features, n_outputs):
+        """Return a fresh torch module for this fit."""
+
+    @abstractmethod
+    def _build_criterion(self):
+        """Return a fresh loss module ``criterion(output, y)``."""
+
+    def _prepare_target(self, y):
+        """Encode class labels to ``0..n_classes-1`` (int64); set ``classes_``."""
+        y = column_or_1d(y, warn=True)
+        kind = type_of_target(y, input_name="y")
+        if kind not in ("binary", "multiclass"):
+            raise ValueError(
+                f"{type(self).__name__} needs class labels; got a target of type {kind!r}."
+            )
+        encoder = LabelEncoder()
+        y_enc = encoder.fit_transform(y)
+        self.classes_ = encoder.classes_
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs at least 2 classes to learn from; "
+                f"y has 1 class ({self.classes_[0]!r})."
+            )
+        return y_enc.astype(np.int64), len(self.classes_)
+
+    def _after_fit(self, X, y):
+        """Compute fitted arrays that depend on the trained network."""
+
+    # ------------------------------------------------------------- validation
+    def _validate_X(self, X, *, reset, y=None):
+        """Validate X (and y at fit) to float32 2-D; check the image shape."""
+        if reset and self._requires_y and y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None."
+            )
+        kwargs = dict(dtype=np.float32, ensure_min_samples=2 if reset else 1)
+        if reset and y is not None:
+            X, y = validate_data(
+                self, X, y, reset=True, multi_output=True, y_numeric=False, **kwargs
+            )
+        else:
+            X = validate_data(self, X, reset=reset, **kwargs)
+        if reset:
+            self._input_shape = _check_input_shape(self.input_shape)
+        shape = self._input_shape
+        if shape is not None and int(np.prod(shape)) != X.shape[1]:
+            raise ValueError(
+                f"input_shape={self.input_shape!r} holds {int(np.prod(shape))} values, "
+                f"but X has {X.shape[1]} features per row."
+            )
+        return (X, y) if reset else X
+
+    def _check_params_consistency(self):
+        if self.early_stopping and not self.validation_fraction:
+            raise ValueError("early_stopping=True needs validation_fraction > 0.")
+
+    # ---------------------------------------------------------------- fitting
+    def fit(self, X, y=None):
+        """Train the network on ``X`` (and labels ``y`` for supervised methods).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training rows (images flattened when ``input_shape`` is set).
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Class labels (supervised methods); ignored by unsupervised ones.
+
+        Returns
+        -------
+        self : object
+            The fitted encoder.
+        """
+        self._validate_params()
+        self._check_params_consistency()
+        X, y = self._validate_X(X, reset=True, y=y if self._requires_y else None)
+        device = resolve_device(self.device)
+        if self._requires_y:
+            y_t, n_outputs = self._prepare_target(y)
+        else:
+            y_t, n_outputs = None, None
+        rng = check_random_state(self.random_state)
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        X_train, y_train, valid = self._split(X, y_t, rng)
+        n_train = X_train.shape[0]
+
+        cuda_devices = []
+        if device.startswith("cuda"):
+            cuda_devices = [torch.device(device).index or 0]
+        with torch.random.fork_rng(devices=cuda_devices):
+            torch.manual_seed(seed)
+            module = self._build_module(X.shape[1], n_outputs)
+            generator = torch.Generator().manual_seed(seed)
+            self.net_ = _Net(
+                module=module,
+                criterion=self._build_criterion(),
+                optimizer=self._optimizer_class(),
+                lr=self.lr,
+                max_epochs=self.max_epochs,
+                batch_size=min(self.batch_size, n_train),
+                train_split=None if valid is None else predefined_split(valid),
+                callbacks=self._callbacks(),
+                verbose=int(self.verbose),
+                device=device,
+                iterator_train__shuffle=True,
+                iterator_train__generator=generator,
+                # A last batch of one sample breaks BatchNorm: drop it.
+                iterator_train__drop_last=(n_train % min(self.batch_size, n_train) == 1),
+                **self._optimizer_params(),
+            )
+            self._train(X_train, y_train)
+        self._after_fit(X, y_t)
+        return self
+
+    def _train(self, X, y):
+        """Run the training schedule (one skorch ``fit`` by default)."""
+        with warnings.catch_warnings():
+            # skorch warns when the module is an instance we built ourselves.
+            warnings.filterwarnings("ignore", message=".*initialized.*", category=UserWarning)
+            self.net_.fit(X, y)
+
+    def _split(self, X, y, rng):
+        frac = self.validation_fraction
+        if not frac:
+            return X, y, None
+        n_valid = int(np.ceil(frac * X.shape[0]))
+        if n_valid < 1 or X.shape[0] - n_valid < 2:
+            raise ValueError(
+                f"validation_fraction={frac} leaves too few samples for training "
+                f"({X.shape[0]} samples in all)."
+            )
+        stratify = None
+        if y is not None and y.ndim == 1:
+            counts = np.bincount(y)
+            if counts.min() >= 2 and n_valid >= len(counts) and X.shape[0] - n_valid >= len(counts):
+                stratify = y
+        idx_train, idx_valid = train_test_split(
+            np.arange(X.shape[0]), test_size=n_valid, stratify=stratify,
+            random_state=rng.randint(np.iinfo(np.int32).max),
+        )
+        y_train = None if y is None else y[idx_train]
+        y_valid = None if y is None else y[idx_valid]
+        return X[idx_train], y_train, Dataset(X[idx_valid], y_valid)
+
+    def _optimizer_class(self):
+        if isinstance(self.optimizer, str):
+            return OPTIMIZERS[self.optimizer]
+        if not issubclass(self.optimizer, torch.optim.Optimizer):
+            raise TypeError(
+                f"optimizer must be one of {sorted(OPTIMIZERS)} or a torch.optim.Optimizer "
+                f"subclass, got {self.optimizer!r}."
+            )
+        return self.optimizer
+
+    def _optimizer_params(self):
+        params = {"optimizer__weight_decay": float(self.weight_decay)}
+        if self.optimizer == "sgd":
+            params["optimizer__momentum"] = 0.9
+        return params
+
+    def _callbacks(self):
+        callbacks = []
+        for i, cb in enumerate(self.callbacks or []):
+            if isinstance(cb, tuple) and len(cb) == 2:
+                name, cb = cb
+            else:
+                name = f"user_{i}_{type(cb).__name__}"
+            if not isinstance(cb, Callback):
+                raise TypeError(f"callbacks must be skorch callbacks, got {cb!r}.")
+            callbacks.append((name, copy.deepcopy(cb)))
+        if self.verbose:
+            callbacks.append(("progress", ProgressBar()))
+        if self.early_stopping:
+            callbacks.append(
+                (
+                    "early_stopping",
+                    EarlyStopping(
+                        monitor="valid_loss", patience=self.n_iter_no_change, load_best=True
+                    ),
+                )
+            )
+        return callbacks
+
+    # -------------------------------------------------------------- inference
+    def _forward(self, X):
+        """Module outputs on validated X in eval mode, as CPU tensors."""
+        check_is_fitted(self, "net_")
+        with torch.no_grad():
+            out = self.net_.forward(X, training=False, device="cpu")
+        return out if isinstance(out, tuple) else (out,)
+
+    def _validated(self, X):
+        check_is_fitted(self, "net_")
+        return self._validate_X(X, reset=False)
+
+    @property
+    def history_(self):
+        """Training history (skorch ``History``: losses per epoch and batch)."""
+        check_is_fitted(self, "net_")
+        return self.net_.history
+
+    # ---------------------------------------------------------------- scoring
+    def score(self, X, y):
+        """Retrieval mAP of ``X`` against itself, leave-one-out.
+
+        Each row is a query against all the other rows of ``X``, ranked by
+        the code space's distance (ties by index); relevance is "same
+        label" (or "shares a label" for an indicator matrix). Returns mAP
+        over the whole ranking (mAP@all). See
+        :func:`skhash.metrics.mean_average_precision`.
+        """
+        from .metrics._scorer import leave_one_out_map
+
+        return leave_one_out_map(self, X, y)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = self._requires_y
+        # Codes are integers: float dtypes are not preserved.
+        tags.transformer_tags.preserves_dtype = []
+        tags.non_deterministic = False
+        return tags
+
+
+class BaseHasher(BaseDeepEncoder):
+    """Base of the binary hashers: ``transform`` gives {0, 1} bits.
+
+    Subclasses implement ``_code_activations(X)`` returning the real-valued
+    code layer ``(n, n_bits)`` and set ``_threshold`` (the value a unit must
+    exceed to give bit 1).
+    """
+
+    _threshold = 0.0
+
+    @abstractmethod
+    def _code_activations(self, X):
+        """Real-valued code layer for validated X, ``(n, n_bits)`` numpy."""
+
+    def _after_fit(self, X, y):
+        self.code_space_ = HammingSpace(self.n_bits)
+
+    def transform(self, X):
+        """Binary codes: ``(n_samples, n_bits)`` uint8 in {0, 1}."""
+        X = self._validated(X)
+        return (self._code_activations(X) > self._threshold).astype(np.uint8)
+
+    def encode(self, X):
+        """Packed binary codes: ``(n_samples, ceil(n_bits / 8))`` uint8."""
+        return np.packbits(self.transform(X), axis=1)
+
+    def _query_codes(self, X, asymmetric=False):
+        if asymmetric:
+            raise ValueError(
+                f"{type(self).__name__} produces binary codes: asymmetric search is not "
+                "available; use Hamming search."
+            )
+        return self.encode(X)
+
+

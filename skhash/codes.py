@@ -1,0 +1,414 @@
+"""Code spaces: how two codes compare.
+
+A fitted skhash encoder exposes one code space as ``code_space_``. Every
+ranking in the library (retrievers, scorers, benchmarks) goes through it.
+
+* :class:`HammingSpace` -- binary codes of ``n_bits``, stored packed as
+  ``ceil(n_bits / 8)`` uint8 per item (``numpy.packbits`` order), compared by
+  Hamming distance (XOR + popcount).
+* :class:`ProductSpace` -- product codes: ``M`` sub-codes, each an index into
+  its own codebook of ``K`` codewords (``codebooks`` of shape ``(M, K, d)``).
+  Symmetric distance sums ``M`` precomputed ``K x K`` tables; asymmetric
+  distance sums ``M`` per-query tables of ``K`` entries built from a
+  continuous query vector. Vector quantization is the case ``M = 1``.
+
+Searches are exact. Results are sorted by distance, ties broken by database
+index (smallest first), so rankings are reproducible.
+"""
+
+import numbers
+from contextlib import contextmanager
+
+import numba
+import numpy as np
+
+from . import _search
+
+__all__ = ["HammingSpace", "ProductSpace", "pack_bits", "unpack_bits", "search_threads"]
+
+# Query rows per chunk for the full distance matrices (memory bound:
+# chunk_size * n_database distances at a time).
+DEFAULT_CHUNK_SIZE = 1024
+
+
+def _check_int(value, name, low, high=None):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}.")
+    if value < low or (high is not None and value > high):
+        bound = f">= {low}" if high is None else f"in [{low}, {high}]"
+        raise ValueError(f"{name} must be {bound}, got {value}.")
+    return int(value)
+
+
+def pack_bits(bits):
+    """Pack a ``(n, n_bits)`` array of 0/1 into ``(n, ceil(n_bits / 8))`` uint8.
+
+    Examples
+    --------
+    >>> pack_bits([[1, 0, 0, 0, 0, 0, 0, 1, 1]])
+    array([[129, 128]], dtype=uint8)
+    """
+    bits = np.asarray(bits)
+    if bits.ndim != 2:
+        raise ValueError(f"bits must be a 2-D array (n_samples, n_bits), got shape {bits.shape}.")
+    if bits.size and not np.isin(bits, (0, 1)).all():
+        raise ValueError("bits must contain only 0 and 1.")
+    return np.packbits(bits.astype(np.uint8, copy=False), axis=1)
+
+
+def unpack_bits(codes, n_bits):
+    """Inverse of :func:`pack_bits`: ``(n, n_bytes)`` uint8 to ``(n, n_bits)`` 0/1 uint8.
+
+    Examples
+    --------
+    >>> unpack_bits([[129, 128]], 9)
+    array([[1, 0, 0, 0, 0, 0, 0, 1, 1]], dtype=uint8)
+    """
+    codes = np.asarray(codes)
+    if codes.ndim != 2 or codes.dtype != np.uint8 and not np.issubdtype(codes.dtype, np.integer):
+        raise ValueError("codes must be a 2-D array of packed uint8 codes.")
+    return np.unpackbits(codes.astype(np.uint8, copy=False), axis=1, count=n_bits)
+
+
+class _CodeSpace:
+    """Shared search driver; subclasses turn codes into kernel inputs."""
+
+    def _check_k(self, k, n_database):
+        k = _check_int(k, "n_neighbors", 1)
+        if k > n_database:
+            raise ValueError(
+                f"n_neighbors={k} is larger than the database ({n_database} items)."
+            )
+        return k
+
+    @staticmethod
+    def _check_chunk(chunk_size):
+        return _check_int(chunk_size, "chunk_size", 1)
+
+
+class HammingSpace(_CodeSpace):
+    """Binary codes of ``n_bits`` compared by Hamming distance.
+
+    Codes are stored packed (``ceil(n_bits / 8)`` uint8 per item, as produced
+    by :func:`pack_bits` / an encoder's ``encode``). Internally the database
+    is viewed as 64-bit words (zero-copy when the packed width is a multiple
+    of 8 bytes, otherwise zero-padded once) and scanned by compiled kernels.
+
+    Parameters
+    ----------
+    n_bits : int
+        Code length in bits, >= 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> space = HammingSpace(4)
+    >>> db = space.pack([[0, 0, 0, 0], [1, 1, 0, 0], [1, 0, 0, 0]])
+    >>> dist, ind = space.kneighbors(space.pack([[1, 0, 0, 0]]), db, 2)
+    >>> dist, ind
+    (array([[0, 1]], dtype=int32), array([[2, 0]]))
+    """
+
+    kind = "hamming"
+
+    def __init__(self, n_bits):
+        self.n_bits = _check_int(n_bits, "n_bits", 1)
+
+    def __repr__(self):
+        return f"HammingSpace(n_bits={self.n_bits})"
+
+    @property
+    def n_bytes(self):
+        """Bytes per packed code."""
+        return (self.n_bits + 7) // 8
+
+    @property
+    def n_words(self):
+        """64-bit words per code in the search kernels."""
+        return (self.n_bits + 63) // 64
+
+    def pack(self, bits):
+        """Pack ``(n, n_bits)`` 0/1 codes."""
+        bits = np.asarray(bits)
+        if bits.ndim != 2 or bits.shape[1] != self.n_bits:
+            raise ValueError(
+                f"expected bits of shape (n, {self.n_bits}), got {bits.shape}."
+            )
+        return pack_bits(bits)
+
+    def unpack(self, codes):
+        """Unpack packed codes to ``(n, n_bits)`` 0/1 uint8."""
+        return unpack_bits(self.check_codes(codes), self.n_bits)
+
+    def check_codes(self, codes, name="codes"):
+        """Validate packed codes: 2-D uint8 with ``n_bytes`` columns."""
+        codes = np.asarray(codes)
+        if codes.ndim != 2:
+            raise ValueError(f"{name} must be a 2-D array of packed codes, got shape {codes.shape}.")
+        if codes.dtype != np.uint8:
+            raise TypeError(f"{name} must be packed uint8 codes, got dtype {codes.dtype}.")
+        if codes.shape[1] != self.n_bytes:
+            raise ValueError(
+                f"{name} have {codes.shape[1]} bytes per item, but {self.n_bits}-bit codes "
+                f"take {self.n_bytes}."
+            )
+        return codes
+
+    def as_words(self, codes):
+        """View packed codes as ``(n, n_words)`` uint64 (padding with zero bytes)."""
+        codes = self.check_codes(codes)
+        n, width = codes.shape
+        if width % 8 == 0:
+            return np.ascontiguousarray(codes).view(np.uint64)
+        padded = np.zeros((n, self.n_words * 8), dtype=np.uint8)
+        padded[:, :width] = codes
+        return padded.view(np.uint64)
+
+    @staticmethod
+    def _no_asymmetric(asymmetric):
+        if asymmetric:
+            raise ValueError(
+                "asymmetric search needs product codes; binary codes are compared by "
+                "Hamming distance only."
+            )
+
+    def pairwise(self, Q, X, *, asymmetric=False):
+        """Full ``(n_queries, n_database)`` int32 Hamming distance matrix."""
+        self._no_asymmetric(asymmetric)
+        return self._pairwise_words(self.as_words(Q), self.as_words(X))
+
+    def _pairwise_words(self, Qw, Xw):
+        out = np.empty((Qw.shape[0], Xw.shape[0]), dtype=np.int32)
+        if out.size:
+            _search.hamming_pairwise(Qw, Xw, out)
+        return out
+
+    def kneighbors(self, Q, X, n_neighbors, *, asymmetric=False):
+        """Exact top-``n_neighbors`` database codes for each query.
+
+        Returns
+        -------
+        distances : ndarray of int32, shape (n_queries, n_neighbors)
+        indices : ndarray of int64, shape (n_queries, n_neighbors)
+            Sorted by distance, ties by database index.
+        """
+        self._no_asymmetric(asymmetric)
+        return self._kneighbors_words(self.as_words(Q), self.as_words(X), n_neighbors)
+
+    def _kneighbors_words(self, Qw, Xw, n_neighbors):
+        k = self._check_k(n_neighbors, Xw.shape[0])
+        dist = np.empty((Qw.shape[0], k), dtype=np.int32)
+        ind = np.empty((Qw.shape[0], k), dtype=np.int64)
+        if Qw.shape[0]:
+            _search.hamming_topk(Qw, Xw, k, dist, ind)
+        return dist, ind
+
+    def radius_neighbors(self, Q, X, radius):
+        """Database codes within Hamming distance ``radius`` (inclusive).
+
+        Returns
+        -------
+        distances, indices : ndarray of object, shape (n_queries,)
+            Per query, int32 distances and int64 indices sorted by distance,
+            ties by database index (as ``sklearn.neighbors`` returns them).
+        """
+        return self._radius_words(self.as_words(Q), self.as_words(X), radius)
+
+    def _radius_words(self, Qw, Xw, radius):
+        radius = _check_int(radius, "radius", 0)
+        nq = Qw.shape[0]
+        counts = np.zeros(nq, dtype=np.int64)
+        if nq and Xw.shape[0]:
+            _search.hamming_radius_count(Qw, Xw, radius, counts)
+        offsets = np.zeros(nq + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        flat_d = np.empty(offsets[-1], dtype=np.int32)
+        flat_i = np.empty(offsets[-1], dtype=np.int64)
+        if offsets[-1]:
+            _search.hamming_radius_fill(Qw, Xw, radius, offsets, flat_d, flat_i)
+        dist = np.empty(nq, dtype=object)
+        ind = np.empty(nq, dtype=object)
+        for q in range(nq):
+            d = flat_d[offsets[q] : offsets[q + 1]]
+            i = flat_i[offsets[q] : offsets[q + 1]]
+            order = np.argsort(d, kind="stable")  # indices were filled in order
+            dist[q] = d[order]
+            ind[q] = i[order]
+        return dist, ind
+
+
+class ProductSpace(_CodeSpace):
+    """Product codes compared through lookup tables.
+
+    Parameters
+    ----------
+    codebooks : array-like of shape (M, K, d)
+        ``M`` codebooks of ``K`` codewords of dimension ``d``. A code is a
+        row of ``M`` integers in ``[0, K)``; it decodes to the concatenation
+        of its ``M`` codewords (a vector of ``M * d`` values).
+
+    Attributes
+    ----------
+    symmetric_tables : ndarray of shape (M, K, K)
+        Squared Euclidean distances between the codewords of each codebook.
+
+    Notes
+    -----
+    Symmetric distance between codes ``a`` and ``b`` is
+    ``sum_m ||C_m[a_m] - C_m[b_m]||^2`` (squared L2 between the decoded
+    vectors); asymmetric distance between a continuous vector ``v`` and a
+    code ``b`` is ``sum_m ||v_m - C_m[b_m]||^2``. Both are sums of ``M``
+    table look-ups per database code. Codes are uint8 when ``K <= 256``,
+    uint16 otherwise.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> codebooks = np.array([[[0.0], [1.0]], [[0.0], [2.0]]])   # M=2, K=2, d=1
+    >>> space = ProductSpace(codebooks)
+    >>> db = np.array([[0, 0], [1, 1], [1, 0]], dtype=np.uint8)
+    >>> space.decode(db)
+    array([[0., 0.],
+           [1., 2.],
+           [1., 0.]], dtype=float32)
+    >>> dist, ind = space.kneighbors(np.array([[1, 0]], dtype=np.uint8), db, 3)
+    >>> ind
+    array([[2, 0, 1]])
+    >>> dist
+    array([[0., 1., 4.]], dtype=float32)
+    """
+
+    kind = "product"
+
+    def __init__(self, codebooks):
+        codebooks = np.asarray(codebooks, dtype=np.float32)
+        if codebooks.ndim != 3:
+            raise ValueError(f"codebooks must have shape (M, K, d), got {codebooks.shape}.")
+        M, K, d = codebooks.shape
+        if M < 1 or K < 1 or d < 1:
+            raise ValueError(f"codebooks must be non-empty, got shape {codebooks.shape}.")
+        if not np.isfinite(codebooks).all():
+            raise ValueError("codebooks contain NaN or infinity.")
+        self.codebooks = np.ascontiguousarray(codebooks)
+        diff = codebooks[:, :, None, :] - codebooks[:, None, :, :]
+        self.symmetric_tables = np.ascontiguousarray(np.einsum("mijd,mijd->mij", diff, diff))
+
+    def __repr__(self):
+        return f"ProductSpace(M={self.M}, K={self.K}, d={self.d})"
+
+    M = property(lambda self: self.codebooks.shape[0], doc="Number of sub-codes.")
+    K = property(lambda self: self.codebooks.shape[1], doc="Codewords per codebook.")
+    d = property(lambda self: self.codebooks.shape[2], doc="Dimension of one codeword.")
+
+    @property
+    def code_dtype(self):
+        """Smallest unsigned dtype holding a sub-code."""
+        return np.uint8 if self.K <= 256 else np.uint16
+
+    @property
+    def n_bits(self):
+        """Bits per code: ``M * log2(K)``."""
+        return float(self.M * np.log2(self.K))
+
+    def check_codes(self, codes, name="codes"):
+        """Validate ``(n, M)`` integer codes with values in ``[0, K)``."""
+        codes = np.asarray(codes)
+        if codes.ndim != 2 or codes.shape[1] != self.M:
+            raise ValueError(f"{name} must have shape (n, {self.M}), got {codes.shape}.")
+        if not np.issubdtype(codes.dtype, np.integer):
+            raise TypeError(f"{name} must be integers, got dtype {codes.dtype}.")
+        if codes.size and (codes.min() < 0 or codes.max() >= self.K):
+            raise ValueError(
+                f"{name} must lie in [0, {self.K}), got values in "
+                f"[{codes.min()}, {codes.max()}]."
+            )
+        return np.ascontiguousarray(codes, dtype=self.code_dtype)
+
+    def check_vectors(self, vectors, name="vectors"):
+        """Validate continuous ``(n, M * d)`` vectors (float32)."""
+        vectors = np.asarray(vectors, dtype=np.float32)
+        width = self.M * self.d
+        if vectors.ndim != 2 or vectors.shape[1] != width:
+            raise ValueError(f"{name} must have shape (n, {width}), got {vectors.shape}.")
+        if not np.isfinite(vectors).all():
+            raise ValueError(f"{name} contain NaN or infinity.")
+        return vectors
+
+    def decode(self, codes):
+        """Reconstruct ``(n, M * d)`` vectors from codes."""
+        codes = self.check_codes(codes)
+        parts = self.codebooks[np.arange(self.M)[None, :], codes.astype(np.intp)]
+        return parts.reshape(codes.shape[0], self.M * self.d)
+
+    def encode(self, vectors):
+        """Nearest codeword per sub-vector: ``(n, M)`` codes."""
+        vectors = self.check_vectors(vectors)
+        sub = vectors.reshape(vectors.shape[0], self.M, self.d)
+        codes = np.empty((vectors.shape[0], self.M), dtype=self.code_dtype)
+        for m in range(self.M):
+            c = self.codebooks[m]
+            d2 = (c * c).sum(1)[None, :] - 2.0 * sub[:, m, :] @ c.T
+            codes[:, m] = np.argmin(d2, axis=1)
+        return codes
+
+    def query_tables(self, queries, *, asymmetric=False):
+        """Per-query lookup tables ``(n_queries, M, K)`` (float32).
+
+        ``queries`` are codes (symmetric) or continuous vectors (asymmetric).
+        """
+        if asymmetric:
+            v = self.check_vectors(queries, "queries").reshape(-1, self.M, self.d)
+            cn = (self.codebooks**2).sum(-1)  # (M, K)
+            dots = np.einsum("nmd,mkd->nmk", v, self.codebooks)
+            tables = (v**2).sum(-1)[:, :, None] - 2.0 * dots + cn[None]
+            return np.ascontiguousarray(np.maximum(tables, 0.0), dtype=np.float32)
+        codes = self.check_codes(queries, "queries").astype(np.intp)
+        return np.ascontiguousarray(self.symmetric_tables[np.arange(self.M)[None, :], codes])
+
+    def pairwise(self, Q, X, *, asymmetric=False, chunk_size=DEFAULT_CHUNK_SIZE):
+        """Full ``(n_queries, n_database)`` float32 distance matrix."""
+        chunk_size = self._check_chunk(chunk_size)
+        X = self.check_codes(X, "database codes")
+        Q = self.check_vectors(Q, "queries") if asymmetric else self.check_codes(Q, "queries")
+        out = np.empty((Q.shape[0], X.shape[0]), dtype=np.float32)
+        for s in range(0, Q.shape[0], chunk_size):
+            tables = self.query_tables(Q[s : s + chunk_size], asymmetric=asymmetric)
+            if X.shape[0]:
+                _search.lut_pairwise(tables, X, out[s : s + chunk_size])
+        return out
+
+    def kneighbors(self, Q, X, n_neighbors, *, asymmetric=False, chunk_size=DEFAULT_CHUNK_SIZE):
+        """Exact top-``n_neighbors`` database codes for each query.
+
+        Returns ``(distances float32, indices int64)``, each of shape
+        ``(n_queries, n_neighbors)``, sorted by distance then index.
+        """
+        chunk_size = self._check_chunk(chunk_size)
+        X = self.check_codes(X, "database codes")
+        Q = self.check_vectors(Q, "queries") if asymmetric else self.check_codes(Q, "queries")
+        k = self._check_k(n_neighbors, X.shape[0])
+        dist = np.empty((Q.shape[0], k), dtype=np.float32)
+        ind = np.empty((Q.shape[0], k), dtype=np.int64)
+        for s in range(0, Q.shape[0], chunk_size):
+            tables = self.query_tables(Q[s : s + chunk_size], asymmetric=asymmetric)
+            _search.lut_topk(tables, X, k, dist[s : s + chunk_size], ind[s : s + chunk_size])
+        return dist, ind
+
+
+@contextmanager
+def search_threads(n_jobs):
+    """Run the search kernels on ``n_jobs`` threads (None: numba's default, -1: all)."""
+    if n_jobs is None:
+        yield
+        return
+    available = numba.config.NUMBA_NUM_THREADS
+    n_jobs = _check_int(n_jobs, "n_jobs", -available, None) if n_jobs != -1 else available
+    if n_jobs == 0:
+        raise ValueError("n_jobs must not be 0.")
+    wanted = min(available, n_jobs if n_jobs > 0 else max(1, available + 1 + n_jobs))
+    old = numba.get_num_threads()
+    numba.set_num_threads(wanted)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(old)

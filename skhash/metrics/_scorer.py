@@ -1,0 +1,166 @@
+"""Scorers ``scorer(estimator, X, y)`` for ``GridSearchCV(scoring=...)``.
+
+* For a retriever (or a Pipeline ending in one) the queries ``X`` are
+  searched in the indexed database and judged against the database labels.
+* For a bare encoder (or a Pipeline ending in one) each row of ``X`` is a
+  query against all the *other* rows of ``X`` (leave-one-out).
+"""
+
+import numpy as np
+from sklearn.pipeline import Pipeline
+
+from ._ranking import mean_average_precision, precision_at_k, precision_within_radius
+
+__all__ = ["make_retrieval_scorer", "map_scorer", "leave_one_out_map"]
+
+_CHUNK = 512
+
+
+def _unwrap(estimator, X):
+    """Apply a Pipeline's leading steps; return the final step and its input."""
+    if isinstance(estimator, Pipeline):
+        X = estimator[:-1].transform(X) if len(estimator) > 1 else X
+        estimator = estimator[-1]
+    final = getattr(estimator, "estimator", None)
+    if type(estimator).__name__ == "FrozenEstimator" and final is not None:
+        estimator = final
+    return estimator, X
+
+
+def ranked_neighbors(space, queries, database, n_neighbors=None, *, asymmetric=False,
+                     exclude_self=False):
+    """Rank the database for each query through a code space.
+
+    ``n_neighbors=None`` ranks the whole database (stable sort: ties by
+    database index); otherwise the exact top ``n_neighbors``. With
+    ``exclude_self`` the queries are the database itself and each item is
+    removed from its own ranking.
+    """
+    n_db = database.shape[0]
+    n_total = n_db - 1 if exclude_self else n_db
+    if n_total < 1:
+        raise ValueError("ranking needs at least one database item other than the query.")
+    if n_neighbors is None:
+        rankings = []
+        for s in range(0, queries.shape[0], _CHUNK):
+            d = space.pairwise(queries[s:s + _CHUNK], database, asymmetric=asymmetric)
+            if exclude_self:
+                d = d.astype(np.float64)
+                rows = np.arange(d.shape[0])
+                d[rows, s + rows] = np.inf
+            order = np.argsort(d, axis=1, kind="stable")
+            rankings.append(order[:, :n_total])
+        return np.concatenate(rankings) if rankings else np.empty((0, n_total), np.int64)
+    if n_neighbors > n_total:
+        raise ValueError(
+            f"n_neighbors={n_neighbors} is larger than the database ({n_total} items)."
+        )
+    k = n_neighbors + 1 if exclude_self else n_neighbors
+    dist, ind = space.kneighbors(queries, database, k, asymmetric=asymmetric)
+    return drop_self(dist, ind)[1] if exclude_self else ind
+
+
+def drop_self(dist, ind):
+    """Remove each database item from its own neighbour list (k+1 -> k).
+
+    Row ``q`` queried item ``q`` of the database; the item itself is removed,
+    or the last neighbour when ties pushed the item out of its own list.
+    """
+    n, k1 = ind.shape
+    is_self = ind == np.arange(n)[:, None]
+    drop = np.where(is_self.any(1), is_self.argmax(1), k1 - 1)
+    keep = np.ones_like(ind, dtype=bool)
+    keep[np.arange(n), drop] = False
+    return dist[keep].reshape(n, k1 - 1), ind[keep].reshape(n, k1 - 1)
+
+
+def leave_one_out_map(encoder, X, y, *, k=None, asymmetric=False):
+    """mAP of each row of ``X`` against the other rows, through ``encoder``'s codes."""
+    encoder, X = _unwrap(encoder, X)
+    y = np.asarray(y)
+    if y.shape[0] != np.shape(X)[0]:
+        raise ValueError(f"X has {np.shape(X)[0]} rows but y has {y.shape[0]} labels.")
+    codes = encoder.encode(X)
+    queries = encoder._query_codes(X, asymmetric=asymmetric) if asymmetric else codes
+    ranking = ranked_neighbors(
+        encoder.code_space_, queries, codes, k, asymmetric=asymmetric, exclude_self=True
+    )
+    return mean_average_precision(y, y, ranking)
+
+
+class RetrievalScorer:
+    """Callable ``scorer(estimator, X, y)`` computing a retrieval metric.
+
+    Parameters
+    ----------
+    metric : {"map", "precision_at_k", "precision_within_radius"}
+    k : int or None
+        Cut-off (mAP@k when given; required for precision_at_k).
+    radius : int
+        Hamming radius for ``"precision_within_radius"``.
+    asymmetric : bool
+        Search product codes with continuous queries.
+    """
+
+    _METRICS = ("map", "precision_at_k", "precision_within_radius")
+
+    def __init__(self, metric="map", *, k=None, radius=2, asymmetric=False):
+        if metric not in self._METRICS:
+            raise ValueError(f"metric must be one of {self._METRICS}, got {metric!r}.")
+        if metric == "precision_at_k" and k is None:
+            raise ValueError("metric='precision_at_k' needs k.")
+        self.metric = metric
+        self.k = k
+        self.radius = radius
+        self.asymmetric = asymmetric
+
+    def __repr__(self):
+        return (f"make_retrieval_scorer({self.metric!r}, k={self.k}, radius={self.radius}, "
+                f"asymmetric={self.asymmetric})")
+
+    def __call__(self, estimator, X, y):
+        estimator, X = _unwrap(estimator, X)
+        y = np.asarray(y)
+        if hasattr(estimator, "_database_for_scoring"):
+            space, queries, database, y_db = estimator._database_for_scoring(
+                X, asymmetric=self.asymmetric
+            )
+            exclude_self = False
+        else:
+            database = estimator.encode(X)
+            queries = (estimator._query_codes(X, asymmetric=True)
+                       if self.asymmetric else database)
+            space, y_db, exclude_self = estimator.code_space_, y, True
+        if self.metric == "precision_within_radius":
+            _, ind = space.radius_neighbors(queries, database, self.radius)
+            if exclude_self:
+                for q in range(len(ind)):
+                    ind[q] = ind[q][ind[q] != q]
+            return precision_within_radius(y, y_db, ind)
+        ranking = ranked_neighbors(space, queries, database, self.k,
+                                   asymmetric=self.asymmetric, exclude_self=exclude_self)
+        if self.metric == "map":
+            return mean_average_precision(y, y_db, ranking)
+        return precision_at_k(y, y_db, ranking, self.k)
+
+
+def make_retrieval_scorer(metric="map", *, k=None, radius=2, asymmetric=False):
+    """Make a scorer for ``GridSearchCV(scoring=...)`` / ``cross_val_score``.
+
+    Examples
+    --------
+    >>> from sklearn.model_selection import cross_val_score
+    >>> from skhash.datasets import load_digits
+    >>> from skhash.hashing import CNNBHHasher
+    >>> from skhash.metrics import make_retrieval_scorer
+    >>> X, y = load_digits(return_X_y=True)
+    >>> scorer = make_retrieval_scorer("map", k=50)
+    >>> hasher = CNNBHHasher(n_bits=16, max_epochs=2, random_state=0)
+    >>> scores = cross_val_score(hasher, X[:600], y[:600], cv=2, scoring=scorer)
+    >>> scores.shape
+    (2,)
+    """
+    return RetrievalScorer(metric, k=k, radius=radius, asymmetric=asymmetric)
+
+
+map_scorer = make_retrieval_scorer("map")

@@ -1,0 +1,333 @@
+"""Search learned codes, in the spirit of ``sklearn.neighbors``."""
+
+import numbers
+
+import numpy as np
+from sklearn.base import BaseEstimator, clone
+from sklearn.pipeline import Pipeline
+from sklearn.utils import get_tags
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+
+from ..codes import search_threads
+from ..metrics._ranking import mean_average_precision
+from ..metrics._scorer import drop_self, ranked_neighbors
+
+__all__ = ["KNeighborsRetriever"]
+
+
+def _final_step(estimator):
+    if isinstance(estimator, Pipeline):
+        return estimator[-1]
+    return estimator
+
+
+class KNeighborsRetriever(BaseEstimator):
+    """Index the codes of a database and search them exactly.
+
+    A meta-estimator around a skhash encoder (a hasher or a quantizer, or a
+    ``Pipeline`` ending in one). ``fit(X_db, y_db)`` fits a clone of the
+    encoder on the database and indexes the database codes; pass a
+    ``sklearn.frozen.FrozenEstimator`` to use an already fitted encoder
+    as is. Searches go through the encoder's code space: Hamming distance
+    for binary codes; symmetric or asymmetric lookup tables for product
+    codes. Results are exact, sorted by distance, ties broken by database
+    index.
+
+    Parameters
+    ----------
+    encoder : estimator
+        A skhash encoder (exposes ``encode`` and ``code_space_`` once fitted).
+    n_neighbors : int, default=10
+        Default number of neighbours for ``kneighbors`` and ``predict``.
+    radius : int, default=2
+        Default Hamming radius of ``radius_neighbors``.
+    asymmetric : bool, default=False
+        Product codes only: compare continuous query embeddings against the
+        database codes (asymmetric distance) instead of query codes.
+    weights : {"uniform", "distance"}, default="uniform"
+        Neighbour vote in ``predict``/``predict_proba``. "distance" weighs
+        by ``1 / distance``; neighbours at distance 0, if any, take the vote.
+    n_jobs : int or None, default=None
+        Threads of the search kernels (None: all cores numba was started
+        with; -1: all).
+
+    Attributes
+    ----------
+    encoder_ : estimator
+        The fitted encoder.
+    codes_ : ndarray
+        Database codes (packed bits, or ``(n, M)`` product codes).
+    code_space_ : HammingSpace or ProductSpace
+        The encoder's code space.
+    classes_ : ndarray
+        Class labels of the database (single-label ``y``), or label columns
+        (indicator ``y``).
+    n_samples_fit_ : int
+        Database size.
+    n_features_in_ : int
+        Number of features of the encoder's input.
+
+    Examples
+    --------
+    >>> from skhash.datasets import load_digits
+    >>> from skhash.hashing import CNNBHHasher
+    >>> from skhash.neighbors import KNeighborsRetriever
+    >>> X, y = load_digits(return_X_y=True)
+    >>> retriever = KNeighborsRetriever(
+    ...     CNNBHHasher(n_bits=16, max_epochs=2, random_state=0), n_neighbors=5
+    ... ).fit(X[100:], y[100:])
+    >>> dist, ind = retriever.kneighbors(X[:3])
+    >>> ind.shape
+    (3, 5)
+    >>> retriever.predict(X[:3]).shape
+    (3,)
+    """
+
+    _parameter_constraints = {
+        "encoder": [HasMethods(["fit", "transform"])],
+        "n_neighbors": [Interval(numbers.Integral, 1, None, closed="left")],
+        "radius": [Interval(numbers.Integral, 0, None, closed="left")],
+        "asymmetric": ["boolean"],
+        "weights": [StrOptions({"uniform", "distance"})],
+        "n_jobs": [numbers.Integral, None],
+    }
+
+    def __init__(self, encoder, *, n_neighbors=10, radius=2, asymmetric=False,
+                 weights="uniform", n_jobs=None):
+        self.encoder = encoder
+        self.n_neighbors = n_neighbors
+        self.radius = radius
+        self.asymmetric = asymmetric
+        self.weights = weights
+        self.n_jobs = n_jobs
+
+    # --------------------------------------------------------------- helpers
+    def _encode(self, X, *, query):
+        """Codes of X (or continuous queries for asymmetric search)."""
+        encoder = self.encoder_
+        if isinstance(encoder, Pipeline):
+            X = encoder[:-1].transform(X) if len(encoder) > 1 else X
+            encoder = encoder[-1]
+        if type(encoder).__name__ == "FrozenEstimator":
+            encoder = encoder.estimator
+        if query and self.asymmetric:
+            return encoder._query_codes(X, asymmetric=True)
+        return encoder.encode(X)
+
+    def _queries(self, X):
+        check_is_fitted(self, "codes_")
+        return self._encode(X, query=True)
+
+    def _check_labels(self):
+        if self._y is None:
+            raise ValueError(
+                "this retriever was fitted without y: predict, predict_proba and score "
+                "need the database labels; call fit(X, y)."
+            )
+
+    # ------------------------------------------------------------------- fit
+    def fit(self, X, y=None):
+        """Fit the encoder on the database (unless frozen) and index its codes.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The database.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels), default=None
+            Database labels: class labels, or a 0/1 indicator matrix for
+            multi-label data. Needed by ``predict`` and ``score``.
+
+        Returns
+        -------
+        self : object
+        """
+        self._validate_params()
+        self.encoder_ = clone(self.encoder)
+        if y is None:
+            self.encoder_.fit(X)
+        else:
+            self.encoder_.fit(X, y)
+        final = _final_step(self.encoder_)
+        space = getattr(final, "code_space_", None)
+        if space is None:
+            raise TypeError(
+                f"encoder {type(final).__name__} is not a skhash encoder: it has no "
+                "code_space_ after fitting."
+            )
+        if self.asymmetric and space.kind != "product":
+            raise ValueError(
+                "asymmetric=True needs an encoder with product codes (a quantizer); "
+                f"{type(final).__name__} produces binary codes."
+            )
+        self.code_space_ = space
+        self.codes_ = self._encode(X, query=False)
+        self.n_samples_fit_ = self.codes_.shape[0]
+        self.n_features_in_ = self.encoder_.n_features_in_
+        if hasattr(self.encoder_, "feature_names_in_"):
+            self.feature_names_in_ = self.encoder_.feature_names_in_
+        self._set_labels(y)
+        return self
+
+    def _set_labels(self, y):
+        self._y = None
+        self._multilabel = False
+        if y is None:
+            return
+        y = np.asarray(y)
+        if y.shape[0] != self.n_samples_fit_:
+            raise ValueError(f"y has {y.shape[0]} labels for {self.n_samples_fit_} database rows.")
+        if y.ndim == 2 and y.shape[1] > 1:
+            if type_of_target(y) != "multilabel-indicator":
+                raise ValueError("a 2-D y must be a 0/1 label indicator matrix.")
+            self._multilabel = True
+            self.classes_ = np.arange(y.shape[1])
+            self._y = y.astype(np.int8)
+        else:
+            y = column_or_1d(y, warn=True)
+            self.classes_, self._y = np.unique(y, return_inverse=True)
+
+    # ---------------------------------------------------------------- search
+    def kneighbors(self, X=None, n_neighbors=None, return_distance=True):
+        """Find the nearest database items of each query.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_queries, n_features) or None
+            Queries. None means the database itself, each item excluded from
+            its own neighbours.
+        n_neighbors : int, default=self.n_neighbors
+        return_distance : bool, default=True
+
+        Returns
+        -------
+        neigh_dist : ndarray of shape (n_queries, n_neighbors)
+            Distances (int32 Hamming, or float32 squared L2 for product
+            codes), ascending. Only when ``return_distance=True``.
+        neigh_ind : ndarray of int64, shape (n_queries, n_neighbors)
+            Database indices; ties broken by index.
+        """
+        check_is_fitted(self, "codes_")
+        k = self.n_neighbors if n_neighbors is None else n_neighbors
+        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
+            raise ValueError(f"n_neighbors must be a positive integer, got {k!r}.")
+        limit = self.n_samples_fit_ - (1 if X is None else 0)
+        if k > limit:
+            raise ValueError(
+                f"n_neighbors={k} is larger than the database ({limit} items"
+                f"{' besides the query itself' if X is None else ''})."
+            )
+        with search_threads(self.n_jobs):
+            if X is None:
+                queries = self._database_queries()
+                dist, ind = self.code_space_.kneighbors(
+                    queries, self.codes_, k + 1, asymmetric=self.asymmetric
+                )
+                dist, ind = drop_self(dist, ind)
+            else:
+                dist, ind = self.code_space_.kneighbors(
+                    self._queries(X), self.codes_, k, asymmetric=self.asymmetric
+                )
+        return (dist, ind) if return_distance else ind
+
+    def _database_queries(self):
+        if self.asymmetric:
+            raise ValueError(
+                "kneighbors(X=None) with asymmetric=True needs the database's continuous "
+                "embeddings, which are not stored; pass the database rows as X."
+            )
+        return self.codes_
+
+    def radius_neighbors(self, X=None, radius=None, return_distance=True):
+        """Database items within a Hamming radius of each query (binary codes).
+
+        Returns object arrays of per-query distances and indices, sorted by
+        distance then index, as ``sklearn.neighbors`` does. ``X=None``
+        queries the database itself, excluding each item from its own
+        result.
+        """
+        check_is_fitted(self, "codes_")
+        radius = self.radius if radius is None else radius
+        if self.code_space_.kind != "hamming":
+            raise ValueError(
+                "radius_neighbors is a Hamming-radius lookup and needs binary codes; "
+                "use kneighbors for product codes."
+            )
+        queries = self.codes_ if X is None else self._queries(X)
+        with search_threads(self.n_jobs):
+            dist, ind = self.code_space_.radius_neighbors(queries, self.codes_, radius)
+        if X is None:
+            for q in range(len(ind)):
+                keep = ind[q] != q
+                dist[q], ind[q] = dist[q][keep], ind[q][keep]
+        return (dist, ind) if return_distance else ind
+
+    # ------------------------------------------------------- classification
+    def predict_proba(self, X):
+        """Neighbour-vote probabilities.
+
+        Single-label: ``(n_queries, n_classes)`` share of the (weighted)
+        vote per class, columns in ``classes_`` order. Multi-label: share of
+        neighbours carrying each label, ``(n_queries, n_labels)``.
+        """
+        check_is_fitted(self, "codes_")
+        self._check_labels()
+        k = min(self.n_neighbors, self.n_samples_fit_)
+        dist, ind = self.kneighbors(X, n_neighbors=k)
+        w = self._vote_weights(dist)
+        if self._multilabel:
+            votes = np.einsum("qk,qkl->ql", w, self._y[ind].astype(np.float64))
+        else:
+            votes = np.zeros((ind.shape[0], len(self.classes_)))
+            rows = np.repeat(np.arange(ind.shape[0]), ind.shape[1])
+            np.add.at(votes, (rows, self._y[ind].ravel()), w.ravel())
+        return votes / w.sum(axis=1, keepdims=True)
+
+    def _vote_weights(self, dist):
+        dist = np.asarray(dist, dtype=np.float64)
+        if self.weights == "uniform":
+            return np.ones_like(dist)
+        with np.errstate(divide="ignore"):
+            w = 1.0 / dist
+        zero = dist == 0
+        rows = zero.any(axis=1)
+        w[rows] = zero[rows].astype(np.float64)
+        return w
+
+    def predict(self, X):
+        """Label(s) by neighbour vote (ties: the first class in ``classes_``)."""
+        proba = self.predict_proba(X)
+        if self._multilabel:
+            return (proba >= 0.5).astype(np.int64)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    # ---------------------------------------------------------------- score
+    def _database_for_scoring(self, X, *, asymmetric=False):
+        check_is_fitted(self, "codes_")
+        self._check_labels()
+        if asymmetric and not self.asymmetric:
+            raise ValueError("asymmetric scoring needs a retriever built with asymmetric=True.")
+        y_db = self._y if self._multilabel else self.classes_[self._y]
+        return self.code_space_, self._queries(X), self.codes_, y_db
+
+    def score(self, X, y):
+        """mAP of the queries ``X`` (labels ``y``) against the indexed database.
+
+        The whole database is ranked for each query (mAP@all, ties by
+        database index); relevance is "same label", or "shares at least one
+        label" for indicator matrices. See
+        :func:`skhash.metrics.mean_average_precision`.
+        """
+        space, queries, codes, y_db = self._database_for_scoring(X, asymmetric=self.asymmetric)
+        with search_threads(self.n_jobs):
+            ranking = ranked_neighbors(space, queries, codes, None, asymmetric=self.asymmetric)
+        return mean_average_precision(np.asarray(y), y_db, ranking)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        encoder_tags = get_tags(self.encoder)
+        tags.input_tags = encoder_tags.input_tags
+        tags.target_tags.required = encoder_tags.target_tags.required
+        return tags
+

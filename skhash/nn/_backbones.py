@@ -1,0 +1,133 @@
+"""Feature extractors shared by the estimators.
+
+Every backbone takes a batch of flat rows ``(n, n_features)`` (the shape the
+estimators see), views them as images when it is convolutional, and returns
+``(n, out_features)`` features. ``out_features`` is an attribute so heads can
+be sized without a dummy forward pass by the caller.
+"""
+
+import math
+
+import torch
+from torch import nn
+
+__all__ = ["MLPBackbone", "SmallCNN", "CifarCNN", "make_backbone", "BACKBONES"]
+
+
+class MLPBackbone(nn.Module):
+    """Fully connected layers with ReLU, for plain feature vectors.
+
+    Parameters
+    ----------
+    n_features : int
+        Input width.
+    hidden_units : tuple of int
+        Width of each hidden layer; ``()`` makes the backbone the identity.
+    dropout : float
+        Dropout after each hidden layer (0 disables it).
+    """
+
+    def __init__(self, n_features, hidden_units=(512,), dropout=0.0):
+        super().__init__()
+        layers = []
+        width = n_features
+        for units in hidden_units:
+            layers += [nn.Linear(width, units), nn.ReLU()]
+            if dropout:
+                layers.append(nn.Dropout(dropout))
+            width = units
+        self.layers = nn.Sequential(*layers)
+        self.out_features = width
+
+    def forward(self, x):
+        return self.layers(x.flatten(1))
+
+
+class _ConvStack(nn.Module):
+    """Convolution stages, each ``[conv -> ReLU] * per_stage -> max-pool``."""
+
+    def __init__(self, input_shape, stages, kernel_size, per_stage, pool):
+        super().__init__()
+        self.input_shape = tuple(int(v) for v in input_shape)
+        channels, height, width = self.input_shape
+        layers = []
+        for out_channels in stages:
+            for _ in range(per_stage):
+                layers += [
+                    nn.Conv2d(channels, out_channels, kernel_size, padding=kernel_size // 2),
+                    nn.ReLU(),
+                ]
+                channels = out_channels
+            # Pool only while the feature map is large enough (8x8 digits
+            # would otherwise vanish); ceil mode keeps odd sizes.
+            if min(height, width) >= 2:
+                layers.append(nn.MaxPool2d(pool, ceil_mode=True))
+                height, width = math.ceil(height / pool), math.ceil(width / pool)
+        self.features = nn.Sequential(*layers)
+        self.out_features = channels * height * width
+
+    def forward(self, x):
+        x = x.reshape(x.shape[0], *self.input_shape)
+        return self.features(x).flatten(1)
+
+
+class SmallCNN(_ConvStack):
+    """The MNIST network of CNNH / CNNBH: ``32C5-MP2-32C5-MP2``.
+
+    Convolutions are padded ("same"), so any image of side >= 1 works; on
+    28x28 input the output is ``32 x 7 x 7 = 1568`` features.
+    """
+
+    def __init__(self, input_shape, channels=(32, 32), kernel_size=5):
+        super().__init__(input_shape, channels, kernel_size, per_stage=1, pool=2)
+
+
+class CifarCNN(_ConvStack):
+    """Six 3x3 convolutions in three pooled stages (32-32, 64-64, 128-128).
+
+    Our reconstruction of the six-convolution CIFAR-10 network of CNNBH
+    (the paper does not give every width); on 32x32x3 input the output is
+    ``128 x 4 x 4 = 2048`` features.
+    """
+
+    def __init__(self, input_shape, channels=(32, 64, 128)):
+        super().__init__(input_shape, channels, kernel_size=3, per_stage=2, pool=2)
+
+
+BACKBONES = ("auto", "mlp", "small_cnn", "cifar_cnn")
+
+
+def make_backbone(name, n_features, input_shape, hidden_units=(512,)):
+    """Build a backbone by name.
+
+    ``"auto"`` picks :class:`CifarCNN` for 3-channel images of side >= 32,
+    :class:`SmallCNN` for other images, and :class:`MLPBackbone` when
+    ``input_shape`` is None. A ``torch.nn.Module`` subclass is called as
+    ``cls(n_features=..., input_shape=...)`` and must set ``out_features``.
+    """
+    if isinstance(name, type) and issubclass(name, nn.Module):
+        module = name(n_features=n_features, input_shape=input_shape)
+        if not isinstance(getattr(module, "out_features", None), int):
+            raise TypeError(
+                f"backbone {name.__name__} must set an integer attribute 'out_features'."
+            )
+        return module
+    if name == "auto":
+        if input_shape is None:
+            name = "mlp"
+        elif input_shape[0] == 3 and min(input_shape[1:]) >= 32:
+            name = "cifar_cnn"
+        else:
+            name = "small_cnn"
+    if name == "mlp":
+        return MLPBackbone(n_features, hidden_units)
+    if input_shape is None:
+        raise ValueError(f"backbone={name!r} is convolutional and needs input_shape=(C, H, W).")
+    if name == "small_cnn":
+        return SmallCNN(input_shape)
+    if name == "cifar_cnn":
+        return CifarCNN(input_shape)
+    raise ValueError(f"unknown backbone {name!r}; expected one of {BACKBONES} or an nn.Module class.")
+
+
+
