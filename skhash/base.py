@@ -182,7 +182,7 @@ class BaseDeepEncoder(TransformerMixin, BaseEstimator):
         kind = type_of_target(y, input_name="y")
         if kind not in ("binary", "multiclass"):
             raise ValueError(
-                f"{type(self).__name__} needs class labels; got a target of type {kind!r}."
+                f"Unknown label type {kind!r}: {type(self).__name__} needs class labels."
             )
         encoder = LabelEncoder()
         y_enc = encoder.fit_transform(y)
@@ -355,7 +355,8 @@ class BaseDeepEncoder(TransformerMixin, BaseEstimator):
     def _forward(self, X):
         """Module outputs on validated X in eval mode, as CPU tensors."""
         check_is_fitted(self, "net_")
-        with torch.no_grad():
+        # the DataLoader draws a seed from the global RNG: keep the caller's
+        with torch.no_grad(), torch.random.fork_rng(devices=[]):
             out = self.net_.forward(X, training=False, device="cpu")
         return out if isinstance(out, tuple) else (out,)
 

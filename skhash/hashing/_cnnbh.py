@@ -180,4 +180,5 @@ class CNNBHHasher(BaseHasher):
 
     def predict(self, X):
         """Class labels from the classifier."""
-        return self.classes_[np.argmax(self.decision_function(X), axis=1)]
+        scores = self.decision_function(X)
+        return self.classes_[np.argmax(scores, axis=1)]

@@ -9,7 +9,12 @@
 import numpy as np
 from sklearn.pipeline import Pipeline
 
-from ._ranking import mean_average_precision, precision_at_k, precision_within_radius
+from ._ranking import (
+    mean_average_precision,
+    precision_at_k,
+    precision_within_radius,
+    rank_by_distance,
+)
 
 __all__ = ["make_retrieval_scorer", "map_scorer", "leave_one_out_map"]
 
@@ -45,11 +50,11 @@ def ranked_neighbors(space, queries, database, n_neighbors=None, *, asymmetric=F
         for s in range(0, queries.shape[0], _CHUNK):
             d = space.pairwise(queries[s:s + _CHUNK], database, asymmetric=asymmetric)
             if exclude_self:
-                d = d.astype(np.float64)
+                # the item itself goes last (strictly farthest), then is cut
                 rows = np.arange(d.shape[0])
-                d[rows, s + rows] = np.inf
-            order = np.argsort(d, axis=1, kind="stable")
-            rankings.append(order[:, :n_total])
+                far = d.max() + 1 if np.issubdtype(d.dtype, np.integer) else np.inf
+                d[rows, s + rows] = far
+            rankings.append(rank_by_distance(d)[:, :n_total])
         return np.concatenate(rankings) if rankings else np.empty((0, n_total), np.int64)
     if n_neighbors > n_total:
         raise ValueError(

@@ -1,0 +1,154 @@
+"""Code spaces against brute force, ties included."""
+
+import numpy as np
+import pytest
+
+from skhash.codes import HammingSpace, ProductSpace, pack_bits, search_threads, unpack_bits
+
+
+def _brute_hamming(Qbits, Xbits):
+    return (Qbits[:, None, :] != Xbits[None, :, :]).sum(-1)
+
+
+def _stable_topk(D, k):
+    order = np.argsort(D, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(D, order, 1), order
+
+
+@pytest.mark.parametrize("n_bits", [1, 7, 12, 48, 64, 65, 130])
+def test_hamming_pairwise_and_topk_match_brute_force(n_bits):
+    rng = np.random.default_rng(n_bits)
+    # few distinct codes -> many exact ties
+    pool = rng.integers(0, 2, size=(9, n_bits), dtype=np.uint8)
+    Xbits = pool[rng.integers(0, 9, size=300)]
+    Qbits = pool[rng.integers(0, 9, size=40)]
+    space = HammingSpace(n_bits)
+    Q, X = space.pack(Qbits), space.pack(Xbits)
+    D = _brute_hamming(Qbits, Xbits)
+    np.testing.assert_array_equal(space.pairwise(Q, X), D)
+    for k in (1, 5, 300):
+        dist, ind = space.kneighbors(Q, X, k)
+        d_ref, i_ref = _stable_topk(D, k)
+        np.testing.assert_array_equal(dist, d_ref)
+        np.testing.assert_array_equal(ind, i_ref)  # ties broken by database index
+
+
+def test_hamming_topk_many_chunks_and_blocks():
+    # larger than one database chunk (16384) and one query block (32)
+    rng = np.random.default_rng(0)
+    space = HammingSpace(16)
+    X = rng.integers(0, 256, size=(40000, 2), dtype=np.uint8)
+    Q = rng.integers(0, 256, size=(70, 2), dtype=np.uint8)
+    D = space.pairwise(Q, X)
+    dist, ind = space.kneighbors(Q, X, 50)
+    d_ref, i_ref = _stable_topk(D, 50)
+    np.testing.assert_array_equal(ind, i_ref)
+    np.testing.assert_array_equal(dist, d_ref)
+
+
+def test_hamming_radius_neighbors():
+    rng = np.random.default_rng(1)
+    Xbits = rng.integers(0, 2, size=(200, 10), dtype=np.uint8)
+    Qbits = rng.integers(0, 2, size=(15, 10), dtype=np.uint8)
+    space = HammingSpace(10)
+    D = _brute_hamming(Qbits, Xbits)
+    dist, ind = space.radius_neighbors(space.pack(Qbits), space.pack(Xbits), 2)
+    assert dist.dtype == object and ind.shape == (15,)
+    for q in range(15):
+        expected = np.flatnonzero(D[q] <= 2)
+        expected = expected[np.argsort(D[q, expected], kind="stable")]
+        np.testing.assert_array_equal(ind[q], expected)
+        np.testing.assert_array_equal(dist[q], D[q, expected])
+
+
+def test_pack_unpack_round_trip():
+    rng = np.random.default_rng(2)
+    bits = rng.integers(0, 2, size=(5, 13), dtype=np.uint8)
+    packed = pack_bits(bits)
+    assert packed.shape == (5, 2) and packed.dtype == np.uint8
+    np.testing.assert_array_equal(unpack_bits(packed, 13), bits)
+    with pytest.raises(ValueError, match="only 0 and 1"):
+        pack_bits([[0, 2]])
+
+
+def _product_case(M=4, K=16, d=3, seed=0):
+    rng = np.random.default_rng(seed)
+    codebooks = rng.normal(size=(M, K, d)).astype(np.float32)
+    # duplicated database codes -> exact ties
+    pool = rng.integers(0, K, size=(12, M), dtype=np.uint8)
+    X = pool[rng.integers(0, 12, size=250)]
+    Qc = pool[rng.integers(0, 12, size=20)]
+    Qv = rng.normal(size=(20, M * d)).astype(np.float32)
+    return ProductSpace(codebooks), X, Qc, Qv
+
+
+def test_product_symmetric_is_squared_l2_between_decoded():
+    space, X, Qc, _ = _product_case()
+    ref = ((space.decode(Qc)[:, None, :] - space.decode(X)[None]) ** 2).sum(-1)
+    np.testing.assert_allclose(space.pairwise(Qc, X), ref, rtol=1e-4, atol=1e-4)
+
+
+def test_product_asymmetric_is_squared_l2_vector_to_decoded():
+    space, X, _, Qv = _product_case()
+    ref = ((Qv[:, None, :] - space.decode(X)[None]) ** 2).sum(-1)
+    np.testing.assert_allclose(space.pairwise(Qv, X, asymmetric=True), ref, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("asymmetric", [False, True])
+def test_product_topk_matches_sorted_pairwise(asymmetric):
+    space, X, Qc, Qv = _product_case(seed=3)
+    Q = Qv if asymmetric else Qc
+    D = space.pairwise(Q, X, asymmetric=asymmetric)
+    for k in (1, 7, 250):
+        dist, ind = space.kneighbors(Q, X, k, asymmetric=asymmetric, chunk_size=6)
+        d_ref, i_ref = _stable_topk(D, k)
+        np.testing.assert_array_equal(ind, i_ref)
+        np.testing.assert_array_equal(dist, d_ref)
+
+
+def test_vector_quantization_is_m_equal_one():
+    rng = np.random.default_rng(4)
+    space = ProductSpace(rng.normal(size=(1, 8, 5)))
+    v = rng.normal(size=(30, 5)).astype(np.float32)
+    codes = space.encode(v)
+    brute = np.argmin(((v[:, None] - space.codebooks[0][None]) ** 2).sum(-1), axis=1)
+    np.testing.assert_array_equal(codes[:, 0], brute)
+    assert space.n_bits == 3.0 and space.code_dtype == np.uint8
+
+
+def test_product_code_dtype_and_errors():
+    rng = np.random.default_rng(5)
+    assert ProductSpace(rng.normal(size=(2, 300, 1))).code_dtype == np.uint16
+    space = ProductSpace(rng.normal(size=(2, 4, 1)))
+    with pytest.raises(ValueError, match=r"\[0, 4\)"):
+        space.decode(np.array([[0, 4]]))
+    with pytest.raises(ValueError, match="shape"):
+        space.decode(np.array([[0, 1, 2]]))
+    with pytest.raises(ValueError, match="NaN"):
+        ProductSpace(np.full((1, 2, 2), np.nan))
+    with pytest.raises(ValueError, match=r"\(M, K, d\)"):
+        ProductSpace(np.zeros((2, 2)))
+
+
+def test_hamming_errors():
+    space = HammingSpace(16)
+    X = np.zeros((5, 2), np.uint8)
+    with pytest.raises(ValueError, match="larger than the database"):
+        space.kneighbors(X, X, 6)
+    with pytest.raises(ValueError, match="bytes per item"):
+        space.kneighbors(np.zeros((1, 3), np.uint8), X, 1)
+    with pytest.raises(TypeError, match="uint8"):
+        space.kneighbors(X.astype(np.int64), X, 1)
+    with pytest.raises(ValueError, match="asymmetric"):
+        space.kneighbors(X, X, 1, asymmetric=True)
+    with pytest.raises(ValueError, match="n_bits"):
+        HammingSpace(0)
+
+
+def test_search_threads_restores_setting():
+    import numba
+
+    before = numba.get_num_threads()
+    with search_threads(1):
+        assert numba.get_num_threads() == 1
+    assert numba.get_num_threads() == before

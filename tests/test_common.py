@@ -1,0 +1,29 @@
+"""scikit-learn's conformance suite on every public estimator (fast settings).
+
+Known failures are listed in ``EXPECTED_FAILED_CHECKS``, one reason each.
+"""
+
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skhash.hashing import CNNBHHasher
+from skhash.neighbors import KNeighborsRetriever
+
+FAST = dict(max_epochs=2, hidden_units=(8,), batch_size=32, random_state=0)
+
+
+def _estimators():
+    yield CNNBHHasher(n_bits=8, **FAST)
+    yield KNeighborsRetriever(CNNBHHasher(n_bits=8, **FAST), n_neighbors=3)
+
+
+# estimator class name -> {check name: reason}
+EXPECTED_FAILED_CHECKS = {}
+
+
+def _expected_failed_checks(estimator):
+    return EXPECTED_FAILED_CHECKS.get(type(estimator).__name__, {})
+
+
+@parametrize_with_checks(list(_estimators()), expected_failed_checks=_expected_failed_checks)
+def test_sklearn_conformance(estimator, check):
+    check(estimator)
