@@ -65,7 +65,7 @@ def unpack_bits(codes, n_bits):
     array([[1, 0, 0, 0, 0, 0, 0, 1, 1]], dtype=uint8)
     """
     codes = np.asarray(codes)
-    if codes.ndim != 2 or codes.dtype != np.uint8 and not np.issubdtype(codes.dtype, np.integer):
+    if codes.ndim != 2 or not np.issubdtype(codes.dtype, np.integer):
         raise ValueError("codes must be a 2-D array of packed uint8 codes.")
     return np.unpackbits(codes.astype(np.uint8, copy=False), axis=1, count=n_bits)
 
@@ -144,7 +144,9 @@ class HammingSpace(_CodeSpace):
         """Validate packed codes: 2-D uint8 with ``n_bytes`` columns."""
         codes = np.asarray(codes)
         if codes.ndim != 2:
-            raise ValueError(f"{name} must be a 2-D array of packed codes, got shape {codes.shape}.")
+            raise ValueError(
+                f"{name} must be a 2-D array of packed codes, got shape {codes.shape}."
+            )
         if codes.dtype != np.uint8:
             raise TypeError(f"{name} must be packed uint8 codes, got dtype {codes.dtype}.")
         if codes.shape[1] != self.n_bytes:

@@ -12,6 +12,8 @@ import pytest
 import skhash.datasets as ds
 from skhash.datasets import (
     RetrievalSplit,
+    _loaders,
+    _protocols,
     cnnh_split,
     load_cifar10,
     load_digits,
@@ -19,7 +21,6 @@ from skhash.datasets import (
     random_split,
     read_idx,
 )
-from skhash.datasets import _loaders, _protocols
 
 MNIST_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]

@@ -8,7 +8,6 @@ be sized without a dummy forward pass by the caller.
 
 import math
 
-import torch
 from torch import nn
 
 __all__ = ["MLPBackbone", "SmallCNN", "CifarCNN", "make_backbone", "BACKBONES"]
@@ -127,7 +126,9 @@ def make_backbone(name, n_features, input_shape, hidden_units=(512,)):
         return SmallCNN(input_shape)
     if name == "cifar_cnn":
         return CifarCNN(input_shape)
-    raise ValueError(f"unknown backbone {name!r}; expected one of {BACKBONES} or an nn.Module class.")
+    raise ValueError(
+        f"unknown backbone {name!r}; expected one of {BACKBONES} or an nn.Module class."
+    )
 
 
 

@@ -1,0 +1,34 @@
+"""The main job: ``skhash benchmark``."""
+
+import json
+import subprocess
+import sys
+
+from skhash._benchmark import main
+
+
+def test_benchmark_on_digits_prints_table(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    main(["benchmark", "--bits", "8", "16", "--epochs", "1", "--output", str(out)])
+    captured = capsys.readouterr()
+    lines = [ln for ln in captured.out.splitlines() if ln.startswith("|")]
+    header = lines[0]
+    for col in ("mAP@all", "mAP@100", "P@100", "P@r2", "fit_s", "encode_us_per_item"):
+        assert col in header
+    assert len(lines) == 2 + 2  # header, rule, one row per code size
+    assert "[2/2] cnnbh n_bits=16" in captured.err  # progress display
+    results = json.loads(out.read_text())["results"]
+    assert [r["n_bits"] for r in results] == [8, 16]
+    assert all(0 < r["mAP@all"] <= 1 for r in results)
+
+
+def test_module_entry_point_help():
+    res = subprocess.run([sys.executable, "-m", "skhash", "benchmark", "--help"],
+                         capture_output=True, text=True, check=True)
+    assert "--dataset" in res.stdout
+
+
+def test_mnist_needs_data_home():
+    res = subprocess.run([sys.executable, "-m", "skhash", "benchmark", "--dataset", "mnist"],
+                         capture_output=True, text=True)
+    assert res.returncode != 0 and "--data-home" in res.stderr
