@@ -80,7 +80,9 @@ def evaluate(encoder, X_query, y_query, X_db, y_db, k=100, radius=2):
     return row
 
 
-def run_benchmark(args, out=sys.stdout, progress=sys.stderr):
+def run_benchmark(args, out=None, progress=None):
+    out = sys.stdout if out is None else out
+    progress = sys.stderr if progress is None else progress
     X, y, input_shape = _load(args)
     split = _split(args, y)
     print(f"# dataset={args.dataset} n={len(y)} protocol={args.protocol} "

@@ -199,11 +199,20 @@ class BaseDeepEncoder(TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------- validation
     def _validate_X(self, X, *, reset, y=None):
-        """Validate X (and y at fit) to float32 2-D; check the image shape."""
+        """Validate X (and y at fit) to float32 2-D; check the image shape.
+
+        ``X`` may also be a 4-D array of images ``(n, C, H, W)``: it is
+        flattened to rows and its image shape must agree with
+        ``input_shape`` (which it supplies when ``input_shape`` is None).
+        """
         if reset and self._requires_y and y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
+        image_shape = None
+        if getattr(X, "ndim", None) == 4:
+            image_shape = tuple(int(v) for v in X.shape[1:])
+            X = np.asarray(X).reshape(X.shape[0], -1)
         kwargs = dict(dtype=np.float32, ensure_min_samples=2 if reset else 1)
         if reset and y is not None:
             X, y = validate_data(
@@ -213,7 +222,14 @@ class BaseDeepEncoder(TransformerMixin, BaseEstimator):
             X = validate_data(self, X, reset=reset, **kwargs)
         if reset:
             self._input_shape = _check_input_shape(self.input_shape)
+            if image_shape is not None and self._input_shape is None:
+                self._input_shape = image_shape
         shape = self._input_shape
+        if image_shape is not None and image_shape != shape:
+            raise ValueError(
+                f"X holds images of shape {image_shape}, but the estimator expects "
+                f"input_shape={shape}."
+            )
         if shape is not None and int(np.prod(shape)) != X.shape[1]:
             raise ValueError(
                 f"input_shape={self.input_shape!r} holds {int(np.prod(shape))} values, "

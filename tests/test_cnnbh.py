@@ -195,3 +195,15 @@ def test_mlp_backbone_for_vectors(digits):
     h = _fast(max_epochs=1, hidden_units=(32, 16)).fit(X[:100], y[:100])
     assert not any(isinstance(m, torch.nn.Conv2d) for m in h.net_.module_.modules())
     assert h.net_.module_.backbone.out_features == 16
+
+
+def test_four_dimensional_image_input(digits):
+    X, y = digits
+    images = X[:120].reshape(-1, 1, 8, 8)
+    h = _fast(max_epochs=1).fit(images, y[:120])
+    assert any(isinstance(m, torch.nn.Conv2d) for m in h.net_.module_.modules())
+    np.testing.assert_array_equal(h.transform(images), h.transform(X[:120]))
+    with pytest.raises(ValueError, match="images of shape"):
+        h.transform(X[:4].reshape(-1, 1, 4, 16))
+    with pytest.raises(ValueError, match="expects input_shape"):
+        _fast(max_epochs=1, input_shape=(1, 4, 16)).fit(images, y[:120])
