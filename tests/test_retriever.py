@@ -196,3 +196,13 @@ def test_joblib_round_trip_in_fresh_process(retriever, data, tmp_path):
     d, i = retriever.kneighbors(Xq)
     np.testing.assert_array_equal(np.load(tmp_path / "i.npy"), i)
     np.testing.assert_array_equal(np.load(tmp_path / "d.npy"), d)
+
+
+def test_gridsearch_over_pipeline_with_scorer(data):
+    _, _, Xdb, ydb = data
+    pipe = Pipeline([("scale", StandardScaler()),
+                     ("h", CNNBHHasher(max_epochs=1, random_state=0))])
+    grid = GridSearchCV(pipe, {"h__n_bits": [4, 8]}, scoring=make_retrieval_scorer("map"),
+                        cv=2).fit(Xdb[:300], ydb[:300])
+    assert set(grid.cv_results_["param_h__n_bits"]) == {4, 8}
+    assert 0 < grid.best_score_ <= 1
