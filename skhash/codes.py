@@ -202,7 +202,9 @@ class HammingSpace(_CodeSpace):
         dist = np.empty((Qw.shape[0], k), dtype=np.int32)
         ind = np.empty((Qw.shape[0], k), dtype=np.int64)
         if Qw.shape[0]:
-            _search.hamming_topk(Qw, Xw, k, dist, ind)
+            # word-major database: each word's column is contiguous (free for
+            # codes of <= 64 bits, one transposed copy otherwise)
+            _search.hamming_topk(Qw, np.ascontiguousarray(Xw.T), k, dist, ind)
         return dist, ind
 
     def radius_neighbors(self, Q, X, radius):
