@@ -3,7 +3,7 @@ image retrieval, as scikit-learn estimators.
 
 Subpackages
 -----------
-hashing       binary hashers (``CNNBHHasher``)
+hashing       binary hashers (``CNNBHHasher``, ``SSDHHasher``)
 neighbors     retrievers that index and search codes (``KNeighborsRetriever``)
 codes         code spaces: how codes compare (Hamming, product codes)
 metrics       exact retrieval metrics and GridSearchCV scorers
@@ -12,9 +12,9 @@ nn            PyTorch backbones used by the estimators
 """
 
 from .codes import HammingSpace, ProductSpace
-from .hashing import CNNBHHasher
+from .hashing import CNNBHHasher, SSDHHasher
 from .neighbors import KNeighborsRetriever
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["CNNBHHasher", "KNeighborsRetriever", "HammingSpace", "ProductSpace", "__version__"]
+__all__ = ["CNNBHHasher", "SSDHHasher", "KNeighborsRetriever", "HammingSpace", "ProductSpace", "__version__"]

@@ -27,8 +27,18 @@ def _cnnbh(n_bits, input_shape, seed, args):
     return CNNBHHasher(**params)
 
 
+def _ssdh(n_bits, input_shape, seed, args):
+    from .hashing import SSDHHasher
+
+    params = dict(n_bits=n_bits, input_shape=input_shape, random_state=seed,
+                  device=args.device, verbose=int(args.verbose))
+    if args.epochs is not None:
+        params["max_epochs"] = args.epochs
+    return SSDHHasher(**params)
+
+
 # name -> factory(n_bits, input_shape, seed, args); later methods register here.
-METHODS = {"cnnbh": _cnnbh}
+METHODS = {"cnnbh": _cnnbh, "ssdh": _ssdh}
 
 
 def _load(args):

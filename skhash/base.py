@@ -328,6 +328,10 @@ class BaseDeepEncoder(TransformerMixin, BaseEstimator):
         y_valid = None if y is None else y[idx_valid]
         return X[idx_train], y_train, Dataset(X[idx_valid], y_valid)
 
+    def _method_callbacks(self):
+        """Callbacks a method's training schedule needs, as (name, callback)."""
+        return []
+
     def _optimizer_class(self):
         if isinstance(self.optimizer, str):
             return OPTIMIZERS[self.optimizer]
@@ -354,6 +358,7 @@ class BaseDeepEncoder(TransformerMixin, BaseEstimator):
             if not isinstance(cb, Callback):
                 raise TypeError(f"callbacks must be skorch callbacks, got {cb!r}.")
             callbacks.append((name, copy.deepcopy(cb)))
+        callbacks.extend(self._method_callbacks())
         if self.verbose:
             callbacks.append(("progress", ProgressBar()))
         if self.early_stopping:

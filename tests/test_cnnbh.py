@@ -45,7 +45,7 @@ def test_hash_is_sign_of_knob_layer(fitted, digits):
     X, _ = digits
     with torch.no_grad():
         fitted.net_.module_.eval()
-        knob = fitted.net_.module_.knob(fitted.net_.module_.backbone(torch.from_numpy(X[:20])))
+        knob = fitted.net_.module_.latent(fitted.net_.module_.backbone(torch.from_numpy(X[:20])))
     np.testing.assert_array_equal(fitted.transform(X[:20]), (knob.numpy() > 0).astype(np.uint8))
 
 

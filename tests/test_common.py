@@ -5,7 +5,7 @@ Known failures are listed in ``EXPECTED_FAILED_CHECKS``, one reason each.
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skhash.hashing import CNNBHHasher
+from skhash.hashing import CNNBHHasher, SSDHHasher
 from skhash.neighbors import KNeighborsRetriever
 
 FAST = dict(max_epochs=2, hidden_units=(8,), batch_size=32, random_state=0)
@@ -13,6 +13,7 @@ FAST = dict(max_epochs=2, hidden_units=(8,), batch_size=32, random_state=0)
 
 def _estimators():
     yield CNNBHHasher(n_bits=8, **FAST)
+    yield SSDHHasher(n_bits=8, **FAST)
     yield KNeighborsRetriever(CNNBHHasher(n_bits=8, **FAST), n_neighbors=3)
 
 

@@ -8,6 +8,7 @@ query / database / training index splits used by retrieval benchmarks.
 """
 
 from ._loaders import load_cifar10, load_digits, load_mnist, read_idx
+from ._multilabel import make_multilabel_digits
 from ._protocols import RetrievalSplit, cnnh_split, random_split
 
 __all__ = [
@@ -18,4 +19,5 @@ __all__ = [
     "RetrievalSplit",
     "cnnh_split",
     "random_split",
+    "make_multilabel_digits",
 ]

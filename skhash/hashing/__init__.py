@@ -1,5 +1,6 @@
 """Binary hashers: ``transform`` gives {0, 1} codes, ``encode`` packs them."""
 
 from ._cnnbh import CNNBHHasher
+from ._ssdh import SSDHHasher
 
-__all__ = ["CNNBHHasher"]
+__all__ = ["CNNBHHasher", "SSDHHasher"]

@@ -8,27 +8,9 @@ from sklearn.utils._param_validation import Interval
 from torch import nn
 
 from ..base import BaseHasher
-from ..nn import make_backbone
+from ..nn import LatentHashNet, make_backbone
 
 __all__ = ["CNNBHHasher"]
-
-
-class CNNBHModule(nn.Module):
-    """Backbone -> knob layer (``n_bits`` linear units) -> dropout -> classifier.
-
-    ``forward`` returns ``(logits, knob)``; the hash is ``knob > 0``.
-    """
-
-    def __init__(self, backbone, n_bits, n_classes, dropout):
-        super().__init__()
-        self.backbone = backbone
-        self.knob = nn.Linear(backbone.out_features, n_bits)
-        self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(n_bits, n_classes)
-
-    def forward(self, x):
-        knob = self.knob(self.backbone(x))
-        return self.classifier(self.dropout(knob)), knob
 
 
 class ClassificationLoss(nn.Module):
@@ -161,7 +143,7 @@ class CNNBHHasher(BaseHasher):
 
     def _build_module(self, n_features, n_outputs):
         backbone = make_backbone(self.backbone, n_features, self._input_shape, self.hidden_units)
-        return CNNBHModule(backbone, self.n_bits, n_outputs, self.dropout)
+        return LatentHashNet(backbone, self.n_bits, n_outputs, dropout=self.dropout)
 
     def _build_criterion(self):
         return ClassificationLoss()

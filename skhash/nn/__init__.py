@@ -1,5 +1,22 @@
 """PyTorch building blocks: backbones, heads and losses used by the estimators."""
 
-from ._backbones import BACKBONES, CifarCNN, MLPBackbone, SmallCNN, make_backbone
+from ._backbones import (
+    BACKBONES,
+    CifarCNN,
+    FeatureLayer,
+    MLPBackbone,
+    SmallCNN,
+    make_backbone,
+)
+from ._heads import LatentHashNet, RandomShift
 
-__all__ = ["BACKBONES", "CifarCNN", "MLPBackbone", "SmallCNN", "make_backbone"]
+__all__ = [
+    "BACKBONES",
+    "CifarCNN",
+    "FeatureLayer",
+    "LatentHashNet",
+    "MLPBackbone",
+    "RandomShift",
+    "SmallCNN",
+    "make_backbone",
+]

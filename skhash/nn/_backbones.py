@@ -10,7 +10,9 @@ import math
 
 from torch import nn
 
-__all__ = ["MLPBackbone", "SmallCNN", "CifarCNN", "make_backbone", "BACKBONES"]
+__all__ = [
+    "MLPBackbone", "SmallCNN", "CifarCNN", "FeatureLayer", "make_backbone", "BACKBONES"
+]
 
 
 class MLPBackbone(nn.Module):
@@ -93,16 +95,35 @@ class CifarCNN(_ConvStack):
         super().__init__(input_shape, channels, kernel_size=3, per_stage=2, pool=2)
 
 
+class FeatureLayer(nn.Module):
+    """A backbone followed by a fully connected feature layer (ReLU, dropout).
+
+    SSDH's latent layer sits between such a feature layer and the
+    classifier (AlexNet's fc7 in the paper).
+    """
+
+    def __init__(self, backbone, units=512, dropout=0.5):
+        super().__init__()
+        self.backbone = backbone
+        self.fc = nn.Sequential(nn.Linear(backbone.out_features, units), nn.ReLU())
+        self.dropout = nn.Dropout(dropout) if dropout else nn.Identity()
+        self.out_features = units
+
+    def forward(self, x):
+        return self.dropout(self.fc(self.backbone(x)))
+
+
 BACKBONES = ("auto", "mlp", "small_cnn", "cifar_cnn")
 
 
-def make_backbone(name, n_features, input_shape, hidden_units=(512,)):
+def make_backbone(name, n_features, input_shape, hidden_units=(512,), channels=None):
     """Build a backbone by name.
 
     ``"auto"`` picks :class:`CifarCNN` for 3-channel images of side >= 32,
     :class:`SmallCNN` for other images, and :class:`MLPBackbone` when
     ``input_shape`` is None. A ``torch.nn.Module`` subclass is called as
     ``cls(n_features=..., input_shape=...)`` and must set ``out_features``.
+    ``channels`` overrides the convolution widths of the CNN backbones.
     """
     if isinstance(name, type) and issubclass(name, nn.Module):
         module = name(n_features=n_features, input_shape=input_shape)
@@ -122,10 +143,11 @@ def make_backbone(name, n_features, input_shape, hidden_units=(512,)):
         return MLPBackbone(n_features, hidden_units)
     if input_shape is None:
         raise ValueError(f"backbone={name!r} is convolutional and needs input_shape=(C, H, W).")
+    conv_kwargs = {} if channels is None else {"channels": tuple(channels)}
     if name == "small_cnn":
-        return SmallCNN(input_shape)
+        return SmallCNN(input_shape, **conv_kwargs)
     if name == "cifar_cnn":
-        return CifarCNN(input_shape)
+        return CifarCNN(input_shape, **conv_kwargs)
     raise ValueError(
         f"unknown backbone {name!r}; expected one of {BACKBONES} or an nn.Module class."
     )
