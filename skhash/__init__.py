@@ -17,4 +17,11 @@ from .neighbors import KNeighborsRetriever
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["CNNBHHasher", "SSDHHasher", "KNeighborsRetriever", "HammingSpace", "ProductSpace", "__version__"]
+__all__ = [
+    "CNNBHHasher",
+    "SSDHHasher",
+    "KNeighborsRetriever",
+    "HammingSpace",
+    "ProductSpace",
+    "__version__",
+]

@@ -10,35 +10,56 @@ import time
 
 import numpy as np
 
-from .datasets import cnnh_split, load_digits, load_mnist, random_split
+from .datasets import cnnh_split, load_digits, load_mnist, make_multilabel_digits, random_split
 from .metrics import mean_average_precision, precision_at_k, precision_within_radius
 from .metrics._scorer import ranked_neighbors
 
 __all__ = ["METHODS", "run_benchmark", "main"]
 
 
-def _cnnbh(n_bits, input_shape, seed, args):
+def _hasher_params(n_bits, input_shape, seed, args):
+    params = dict(n_bits=n_bits, input_shape=input_shape, random_state=seed,
+                  device=args.device, verbose=int(args.verbose))
+    if args.epochs is not None:
+        params["max_epochs"] = args.epochs
+    return params
+
+
+def _cnnbh(n_bits, input_shape, seed, args, **overrides):
     from .hashing import CNNBHHasher
 
-    params = dict(n_bits=n_bits, input_shape=input_shape, random_state=seed,
-                  device=args.device, verbose=int(args.verbose))
-    if args.epochs is not None:
-        params["max_epochs"] = args.epochs
-    return CNNBHHasher(**params)
+    return CNNBHHasher(**{**_hasher_params(n_bits, input_shape, seed, args), **overrides})
 
 
-def _ssdh(n_bits, input_shape, seed, args):
+def _ssdh(n_bits, input_shape, seed, args, **overrides):
     from .hashing import SSDHHasher
 
-    params = dict(n_bits=n_bits, input_shape=input_shape, random_state=seed,
-                  device=args.device, verbose=int(args.verbose))
-    if args.epochs is not None:
-        params["max_epochs"] = args.epochs
-    return SSDHHasher(**params)
+    return SSDHHasher(**{**_hasher_params(n_bits, input_shape, seed, args), **overrides})
 
 
-# name -> factory(n_bits, input_shape, seed, args); later methods register here.
+# name -> factory(n_bits, input_shape, seed, args, **overrides); methods register here.
 METHODS = {"cnnbh": _cnnbh, "ssdh": _ssdh}
+# methods that train on multi-label indicator targets (--multilabel)
+MULTILABEL_METHODS = {"ssdh"}
+
+
+def _variants(method, args):
+    """(label, overrides) for each configuration of a method in this run."""
+    if method == "ssdh" and (args.ablation or args.p):
+        weights = args.ablation or ["1,1,1"]
+        variants = []
+        for triple in weights:
+            try:
+                alpha, beta, gamma = (float(v) for v in triple.split(","))
+            except ValueError:
+                raise SystemExit(
+                    f"--ablation takes alpha,beta,gamma triples, got {triple!r}"
+                ) from None
+            for p in args.p or [2]:
+                label = f"ssdh[a={alpha:g},b={beta:g},g={gamma:g},p={p}]"
+                variants.append((label, dict(alpha=alpha, beta=beta, gamma=gamma, p=p)))
+        return variants
+    return [(method, {})]
 
 
 def _load(args):
@@ -51,6 +72,17 @@ def _load(args):
     else:  # pragma: no cover - argparse restricts the choices
         raise SystemExit(f"unknown dataset {args.dataset}")
     return data.data, data.target, data.input_shape
+
+
+def _targets(args, y):
+    """Training / relevance labels: digit classes, or the multi-label variant."""
+    if not args.multilabel:
+        return y
+    unsupported = sorted(set(args.methods) - MULTILABEL_METHODS)
+    if unsupported:
+        raise SystemExit(f"--multilabel: {', '.join(unsupported)} cannot train on label sets.")
+    Y, _ = make_multilabel_digits(y)
+    return Y
 
 
 def _split(args, y):
@@ -86,6 +118,7 @@ def evaluate(encoder, X_query, y_query, X_db, y_db, k=100, radius=2):
         _, ind = space.radius_neighbors(q_codes, db_codes, radius)
         row[f"P@r{radius}"] = precision_within_radius(y_query, y_db, ind)
     if hasattr(encoder, "predict"):
+        # per-label accuracy for label sets
         row["accuracy"] = float(np.mean(encoder.predict(X_query) == y_query))
     return row
 
@@ -95,23 +128,26 @@ def run_benchmark(args, out=None, progress=None):
     progress = sys.stderr if progress is None else progress
     X, y, input_shape = _load(args)
     split = _split(args, y)
+    y = _targets(args, y)
     print(f"# dataset={args.dataset} n={len(y)} protocol={args.protocol} "
           f"queries={len(split.query)} database={len(split.database)} "
-          f"train={len(split.train)} seed={args.seed}", file=out)
+          f"train={len(split.train)} seed={args.seed}"
+          f"{' labels=multi-label (digit, even, >=5)' if args.multilabel else ''}", file=out)
     rows = []
-    runs = [(m, b) for m in args.methods for b in args.bits]
-    for i, (method, n_bits) in enumerate(runs, 1):
-        print(f"[{i}/{len(runs)}] {method} n_bits={n_bits}: training on "
+    runs = [(m, label, overrides, b) for m in args.methods
+            for label, overrides in _variants(m, args) for b in args.bits]
+    for i, (method, label, overrides, n_bits) in enumerate(runs, 1):
+        print(f"[{i}/{len(runs)}] {label} n_bits={n_bits}: training on "
               f"{len(split.train)} images ...", file=progress, flush=True)
-        encoder = METHODS[method](n_bits, input_shape, args.seed, args)
+        encoder = METHODS[method](n_bits, input_shape, args.seed, args, **overrides)
         t0 = time.perf_counter()
         encoder.fit(X[split.train], y[split.train])
         fit_s = time.perf_counter() - t0
-        row = {"method": method, "n_bits": n_bits, "fit_s": fit_s}
+        row = {"method": label, "n_bits": n_bits, "fit_s": fit_s}
         row.update(evaluate(encoder, X[split.query], y[split.query], X[split.database],
                             y[split.database], k=args.k))
         rows.append(row)
-        print(f"[{i}/{len(runs)}] {method} n_bits={n_bits}: mAP@all={row['mAP@all']:.4f} "
+        print(f"[{i}/{len(runs)}] {label} n_bits={n_bits}: mAP@all={row['mAP@all']:.4f} "
               f"fit {fit_s:.1f} s", file=progress, flush=True)
     _print_table(rows, out)
     if args.output:
@@ -156,6 +192,13 @@ def build_parser():
     b.add_argument("--n-queries", type=float, default=0.1, help="random protocol: queries")
     b.add_argument("--k", type=int, default=100, help="cut-off of mAP@k and precision@k")
     b.add_argument("--epochs", type=int, default=None, help="override max_epochs")
+    b.add_argument("--multilabel", action="store_true",
+                   help="train and judge on the multi-label variant (digit, even, >=5): "
+                        "relevant = shares a label")
+    b.add_argument("--ablation", nargs="+", metavar="A,B,G",
+                   help="SSDH: loss weights alpha,beta,gamma to compare, e.g. 1,0,0 1,1,0 1,1,1")
+    b.add_argument("--p", nargs="+", type=int, choices=[1, 2],
+                   help="SSDH: exponent(s) p of the loss terms (default 2)")
     b.add_argument("--device", default="cpu")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--verbose", action="store_true", help="per-epoch progress from skorch")

@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from skhash._benchmark import main
 
 
@@ -32,3 +34,20 @@ def test_mnist_needs_data_home():
     res = subprocess.run([sys.executable, "-m", "skhash", "benchmark", "--dataset", "mnist"],
                          capture_output=True, text=True)
     assert res.returncode != 0 and "--data-home" in res.stderr
+
+
+def test_benchmark_ssdh_ablation_rows(capsys):
+    main(["benchmark", "--methods", "ssdh", "--bits", "8", "--epochs", "1",
+          "--ablation", "1,0,0", "1,1,1", "--p", "1", "2"])
+    rows = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("|")][2:]
+    labels = [r.split("|")[1].strip() for r in rows]
+    assert labels == ["ssdh[a=1,b=0,g=0,p=1]", "ssdh[a=1,b=0,g=0,p=2]",
+                      "ssdh[a=1,b=1,g=1,p=1]", "ssdh[a=1,b=1,g=1,p=2]"]
+
+
+def test_benchmark_multilabel(capsys):
+    main(["benchmark", "--methods", "ssdh", "--bits", "8", "--epochs", "1", "--multilabel"])
+    out = capsys.readouterr().out
+    assert "multi-label" in out.splitlines()[0]
+    with pytest.raises(SystemExit, match="cnnbh"):
+        main(["benchmark", "--methods", "cnnbh", "--multilabel"])
