@@ -36,6 +36,7 @@ from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
 from .codes import HammingSpace
+from .nn import BACKBONES
 
 __all__ = ["BaseDeepEncoder", "BaseHasher", "OPTIMIZERS"]
 
@@ -114,7 +115,8 @@ class BaseDeepEncoder(TransformerMixin, BaseEstimator):
     input_shape : tuple (C, H, W) or (H, W), default=None
         View each row of ``X`` as an image of this shape (``C * H * W`` must
         equal the number of features). None treats rows as plain vectors.
-    backbone : {"auto", "mlp", "small_cnn", "cifar_cnn"} or nn.Module class
+    backbone : {"auto", "mlp", "small_cnn", "cifar_cnn", "alexnet", "vgg16", \
+            "resnet18", "resnet50"} or nn.Module class
         Feature extractor; "auto" picks a CNN for images and an MLP for
         vectors (see :func:`skhash.nn.make_backbone`).
     hidden_units : tuple of int
@@ -148,7 +150,7 @@ class BaseDeepEncoder(TransformerMixin, BaseEstimator):
 
     _parameter_constraints = {
         "input_shape": [tuple, list, None],
-        "backbone": [StrOptions({"auto", "mlp", "small_cnn", "cifar_cnn"}), type],
+        "backbone": [StrOptions(set(BACKBONES)), type],
         "hidden_units": [tuple, list],
         "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],

@@ -1,6 +1,7 @@
 """SSDH: supervised semantics-preserving deep hashing (single- and multi-label)."""
 
 import numbers
+import os
 
 import numpy as np
 import torch
@@ -136,6 +137,11 @@ class SSDHHasher(BaseHasher):
         the paper's H sits after AlexNet's fc7. The grey-image CNN then uses
         32 and 64 filters. None: H directly on the convolution features.
         (Vector input: the MLP's ``hidden_units`` are the feature layers.)
+    pretrained_weights : str or path, default=None
+        With ``backbone`` one of "alexnet", "vgg16", "resnet18", "resnet50"
+        (needs the optional torchvision), a local file holding the
+        network's ImageNet state dict; the network is fine-tuned from it, as
+        in the paper. Never downloaded.
     input_shape, backbone, hidden_units, max_epochs, batch_size, lr,
     optimizer, weight_decay, validation_fraction, early_stopping,
     n_iter_no_change, callbacks, verbose, device, random_state
@@ -190,6 +196,7 @@ class SSDHHasher(BaseHasher):
         "shift_augment": [Interval(numbers.Integral, 0, None, closed="left")],
         "warmup_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
         "feature_units": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "pretrained_weights": [str, os.PathLike, None],
     }
 
     def __init__(
@@ -205,6 +212,7 @@ class SSDHHasher(BaseHasher):
         shift_augment=2,
         warmup_epochs=5,
         feature_units=512,
+        pretrained_weights=None,
         input_shape=None,
         backbone="auto",
         hidden_units=(512,),
@@ -231,6 +239,7 @@ class SSDHHasher(BaseHasher):
         self.shift_augment = shift_augment
         self.warmup_epochs = warmup_epochs
         self.feature_units = feature_units
+        self.pretrained_weights = pretrained_weights
         self.input_shape = input_shape
         self.backbone = backbone
         self.hidden_units = hidden_units
@@ -292,7 +301,7 @@ class SSDHHasher(BaseHasher):
         if is_conv and (self.backbone == "small_cnn" or self._input_shape[0] != 3):
             channels = (32, 64)
         backbone = make_backbone(self.backbone, n_features, self._input_shape, self.hidden_units,
-                                 channels=channels)
+                                 channels=channels, weights_path=self.pretrained_weights)
         if is_conv and self.feature_units:
             backbone = FeatureLayer(backbone, self.feature_units, dropout=0.5)
         augment = None

@@ -6,6 +6,7 @@ from ._backbones import (
     FeatureLayer,
     MLPBackbone,
     SmallCNN,
+    TorchvisionBackbone,
     make_backbone,
 )
 from ._heads import LatentHashNet, RandomShift
@@ -18,5 +19,6 @@ __all__ = [
     "MLPBackbone",
     "RandomShift",
     "SmallCNN",
+    "TorchvisionBackbone",
     "make_backbone",
 ]

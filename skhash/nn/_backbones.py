@@ -8,10 +8,18 @@ be sized without a dummy forward pass by the caller.
 
 import math
 
+import torch
 from torch import nn
 
 __all__ = [
-    "MLPBackbone", "SmallCNN", "CifarCNN", "FeatureLayer", "make_backbone", "BACKBONES"
+    "MLPBackbone",
+    "SmallCNN",
+    "CifarCNN",
+    "FeatureLayer",
+    "TorchvisionBackbone",
+    "make_backbone",
+    "BACKBONES",
+    "TORCHVISION_BACKBONES",
 ]
 
 
@@ -113,10 +121,60 @@ class FeatureLayer(nn.Module):
         return self.dropout(self.fc(self.backbone(x)))
 
 
-BACKBONES = ("auto", "mlp", "small_cnn", "cifar_cnn")
+TORCHVISION_BACKBONES = ("alexnet", "vgg16", "resnet18", "resnet50")
 
 
-def make_backbone(name, n_features, input_shape, hidden_units=(512,), channels=None):
+class TorchvisionBackbone(nn.Module):
+    """A torchvision ImageNet network without its last classification layer.
+
+    AlexNet and VGG16 end at fc7 (4,096 features), ResNets at the pooled
+    features. Pretrained weights are read from a local file (a state dict
+    saved with ``torch.save(model.state_dict(), path)``), never downloaded;
+    without one the network starts from random weights. All layers are
+    fine-tuned. Grey images are repeated to 3 channels. Inputs are used as
+    given: normalise them as the weights expect (e.g. with a scaler step).
+
+    Requires the optional dependency torchvision.
+    """
+
+    def __init__(self, name, input_shape, weights_path=None):
+        super().__init__()
+        try:
+            import torchvision
+        except ImportError:
+            raise ImportError(
+                f"backbone={name!r} needs torchvision (pip install torchvision), which is "
+                "an optional dependency of skhash."
+            ) from None
+        if input_shape is None:
+            raise ValueError(f"backbone={name!r} needs input_shape=(C, H, W) images.")
+        if input_shape[0] not in (1, 3):
+            raise ValueError(f"backbone={name!r} needs 1- or 3-channel images, got {input_shape}.")
+        model = getattr(torchvision.models, name)(weights=None)
+        if weights_path is not None:
+            state = torch.load(weights_path, map_location="cpu", weights_only=True)
+            model.load_state_dict(state)
+        if name.startswith("resnet"):
+            self.out_features = model.fc.in_features
+            model.fc = nn.Identity()
+        else:
+            self.out_features = model.classifier[-1].in_features
+            model.classifier = nn.Sequential(*list(model.classifier)[:-1])
+        self.model = model
+        self.input_shape = tuple(input_shape)
+
+    def forward(self, x):
+        x = x.reshape(x.shape[0], *self.input_shape)
+        if self.input_shape[0] == 1:
+            x = x.expand(-1, 3, -1, -1)
+        return self.model(x)
+
+
+BACKBONES = ("auto", "mlp", "small_cnn", "cifar_cnn") + TORCHVISION_BACKBONES
+
+
+def make_backbone(name, n_features, input_shape, hidden_units=(512,), channels=None,
+                  weights_path=None):
     """Build a backbone by name.
 
     ``"auto"`` picks :class:`CifarCNN` for 3-channel images of side >= 32,
@@ -124,7 +182,17 @@ def make_backbone(name, n_features, input_shape, hidden_units=(512,), channels=N
     ``input_shape`` is None. A ``torch.nn.Module`` subclass is called as
     ``cls(n_features=..., input_shape=...)`` and must set ``out_features``.
     ``channels`` overrides the convolution widths of the CNN backbones.
+    ``"alexnet"``, ``"vgg16"``, ``"resnet18"``, ``"resnet50"`` build a
+    :class:`TorchvisionBackbone` (optional torchvision) with pretrained
+    weights from the local file ``weights_path``.
     """
+    if weights_path is not None and name not in TORCHVISION_BACKBONES:
+        raise ValueError(
+            f"pretrained weights are supported for the torchvision backbones "
+            f"{TORCHVISION_BACKBONES}, not backbone={name!r}."
+        )
+    if name in TORCHVISION_BACKBONES:
+        return TorchvisionBackbone(name, input_shape, weights_path)
     if isinstance(name, type) and issubclass(name, nn.Module):
         module = name(n_features=n_features, input_shape=input_shape)
         if not isinstance(getattr(module, "out_features", None), int):
