@@ -4,6 +4,7 @@ image retrieval, as scikit-learn estimators.
 Subpackages
 -----------
 hashing       binary hashers (``CNNBHHasher``, ``SSDHHasher``)
+quantization  product quantizers (``DPQQuantizer``)
 neighbors     retrievers that index and search codes (``KNeighborsRetriever``)
 codes         code spaces: how codes compare (Hamming, product codes)
 metrics       exact retrieval metrics and GridSearchCV scorers
@@ -14,12 +15,14 @@ nn            PyTorch backbones used by the estimators
 from .codes import HammingSpace, ProductSpace
 from .hashing import CNNBHHasher, SSDHHasher
 from .neighbors import KNeighborsRetriever
+from .quantization import DPQQuantizer
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "CNNBHHasher",
     "SSDHHasher",
+    "DPQQuantizer",
     "KNeighborsRetriever",
     "HammingSpace",
     "ProductSpace",

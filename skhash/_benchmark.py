@@ -37,14 +37,54 @@ def _ssdh(n_bits, input_shape, seed, args, **overrides):
     return SSDHHasher(**{**_hasher_params(n_bits, input_shape, seed, args), **overrides})
 
 
-# name -> factory(n_bits, input_shape, seed, args, **overrides); methods register here.
-METHODS = {"cnnbh": _cnnbh, "ssdh": _ssdh}
+def _dpq(size, input_shape, seed, args, **overrides):
+    from .quantization import DPQQuantizer
+
+    M, K = size
+    params = dict(M=M, K=K, input_shape=input_shape, random_state=seed, device=args.device,
+                  verbose=int(args.verbose))
+    if args.epochs is not None:
+        params["max_epochs"] = args.epochs
+    return DPQQuantizer(**{**params, **overrides})
+
+
+# name -> factory(code size, input_shape, seed, args, **overrides); methods register
+# here. A code size is n_bits for hashers and (M, K) for product quantizers.
+METHODS = {"cnnbh": _cnnbh, "ssdh": _ssdh, "dpq": _dpq}
+QUANTIZERS = {"dpq"}
+
+# --dpq-ablation: name -> loss weights set to zero
+DPQ_ABLATIONS = {
+    "full": {},
+    "no_central": {"joint_central": 0.0},
+    "no_gini_batch": {"gini_batch": 0.0},
+    "no_gini_sample": {"gini_sample": 0.0},
+}
+
+
+def _sizes(method, args):
+    if method not in QUANTIZERS:
+        return args.bits
+    sizes = []
+    for text in args.codes:
+        try:
+            M, K = (int(v) for v in text.lower().split("x"))
+        except ValueError:
+            raise SystemExit(f"--codes takes MxK sizes such as 8x64, got {text!r}") from None
+        sizes.append((M, K))
+    return sizes
+
+
+def _size_label(size):
+    return f"M={size[0]},K={size[1]}" if isinstance(size, tuple) else f"{size} bits"
 # methods that train on multi-label indicator targets (--multilabel)
 MULTILABEL_METHODS = {"ssdh"}
 
 
 def _variants(method, args):
     """(label, overrides) for each configuration of a method in this run."""
+    if method == "dpq" and args.dpq_ablation:
+        return [(f"dpq[{name}]", DPQ_ABLATIONS[name]) for name in args.dpq_ablation]
     if method == "ssdh" and (args.ablation or args.p):
         weights = args.ablation or ["1,1,1"]
         variants = []
@@ -99,14 +139,18 @@ def _split(args, y):
                         random_state=args.seed)
 
 
-def evaluate(encoder, X_query, y_query, X_db, y_db, k=100, radius=2):
-    """Retrieval figures of a fitted encoder: queries against the database."""
+def evaluate(encoder, X_query, y_query, X_db, y_db, k=100, radius=2, asymmetric=False):
+    """Retrieval figures of a fitted encoder: queries against the database.
+
+    ``asymmetric`` compares continuous query embeddings with the database's
+    product codes (quantizers only).
+    """
     space = encoder.code_space_
     t0 = time.perf_counter()
     db_codes = encoder.encode(X_db)
     encode_s = time.perf_counter() - t0
-    q_codes = encoder.encode(X_query)
-    ranking = ranked_neighbors(space, q_codes, db_codes, None)
+    q_codes = encoder._query_codes(X_query, asymmetric=asymmetric)
+    ranking = ranked_neighbors(space, q_codes, db_codes, None, asymmetric=asymmetric)
     k = min(k, len(y_db))
     row = {
         "mAP@all": mean_average_precision(y_query, y_db, ranking),
@@ -134,21 +178,28 @@ def run_benchmark(args, out=None, progress=None):
           f"train={len(split.train)} seed={args.seed}"
           f"{' labels=multi-label (digit, even, >=5)' if args.multilabel else ''}", file=out)
     rows = []
-    runs = [(m, label, overrides, b) for m in args.methods
-            for label, overrides in _variants(m, args) for b in args.bits]
-    for i, (method, label, overrides, n_bits) in enumerate(runs, 1):
-        print(f"[{i}/{len(runs)}] {label} n_bits={n_bits}: training on "
+    runs = [(m, label, overrides, size) for m in args.methods
+            for label, overrides in _variants(m, args) for size in _sizes(m, args)]
+    for i, (method, label, overrides, size) in enumerate(runs, 1):
+        code = _size_label(size)
+        print(f"[{i}/{len(runs)}] {label} {code}: training on "
               f"{len(split.train)} images ...", file=progress, flush=True)
-        encoder = METHODS[method](n_bits, input_shape, args.seed, args, **overrides)
+        encoder = METHODS[method](size, input_shape, args.seed, args, **overrides)
         t0 = time.perf_counter()
         encoder.fit(X[split.train], y[split.train])
         fit_s = time.perf_counter() - t0
-        row = {"method": label, "n_bits": n_bits, "fit_s": fit_s}
-        row.update(evaluate(encoder, X[split.query], y[split.query], X[split.database],
-                            y[split.database], k=args.k))
-        rows.append(row)
-        print(f"[{i}/{len(runs)}] {label} n_bits={n_bits}: mAP@all={row['mAP@all']:.4f} "
-              f"fit {fit_s:.1f} s", file=progress, flush=True)
+        modes = [False, True] if encoder.code_space_.kind == "product" else [False]
+        for asymmetric in modes:
+            row = {"method": label, "code": code,
+                   "n_bits": round(float(encoder.code_space_.n_bits), 2),
+                   "search": ("asym" if asymmetric else "sym")
+                   if encoder.code_space_.kind == "product" else "hamming",
+                   "fit_s": fit_s}
+            row.update(evaluate(encoder, X[split.query], y[split.query], X[split.database],
+                                y[split.database], k=args.k, asymmetric=asymmetric))
+            rows.append(row)
+            print(f"[{i}/{len(runs)}] {label} {code} {row['search']}: "
+                  f"mAP@all={row['mAP@all']:.4f} fit {fit_s:.1f} s", file=progress, flush=True)
     _print_table(rows, out)
     if args.output:
         with open(args.output, "w") as fh:
@@ -163,7 +214,8 @@ def _print_table(rows, out):
     for row in rows:
         cols += [c for c in row if c not in cols]
     fmt = {c: (lambda v: f"{v:.4f}") for c in cols}
-    fmt.update({"method": str, "n_bits": str, "fit_s": lambda v: f"{v:.1f}",
+    fmt.update({"method": str, "code": str, "search": str, "n_bits": lambda v: f"{v:g}",
+                "fit_s": lambda v: f"{v:.1f}",
                 "encode_us_per_item": lambda v: f"{v:.1f}"})
     cells = [[fmt[c](r[c]) if c in r else "-" for c in cols] for r in rows]
     widths = [max(len(c), *(len(r[j]) for r in cells)) for j, c in enumerate(cols)]
@@ -182,7 +234,14 @@ def build_parser():
     b.add_argument("--subset", default="test", choices=["test", "train", "all"],
                    help="MNIST subset to read (default: test, the 10k images)")
     b.add_argument("--methods", nargs="+", default=["cnnbh"], choices=sorted(METHODS))
-    b.add_argument("--bits", nargs="+", type=int, default=[12, 24, 32, 48])
+    b.add_argument("--bits", nargs="+", type=int, default=[12, 24, 32, 48],
+                   help="code lengths of the hashers")
+    b.add_argument("--codes", nargs="+", default=["8x64"], metavar="MxK",
+                   help="product-code sizes of the quantizers, M parts of K codewords "
+                        "(default 8x64: 48 bits)")
+    b.add_argument("--dpq-ablation", nargs="+", choices=sorted(DPQ_ABLATIONS),
+                   help="DPQ: loss variants to compare (full, no_central, no_gini_batch, "
+                        "no_gini_sample)")
     b.add_argument("--protocol", choices=["cnnh", "random"], default="cnnh")
     b.add_argument("--queries-per-class", type=int, default=None,
                    help="cnnh protocol: queries per class (default 100; 30 on digits)")

@@ -5,7 +5,7 @@ A concrete method subclasses :class:`BaseDeepEncoder` (through
 :class:`BaseHasher` or a quantizer base) and provides
 
 * ``_build_module(n_features, n_outputs)`` -> a fresh ``torch.nn.Module``;
-* ``_build_criterion()`` -> a fresh loss module called as
+* ``_build_criterion(n_outputs)`` -> a fresh loss module called as
   ``criterion(module_output, y_batch)``;
 * optionally ``_prepare_target(y)`` and ``_after_fit(X, y)``.
 
@@ -35,10 +35,10 @@ from skorch.callbacks import Callback, EarlyStopping, ProgressBar
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
-from .codes import HammingSpace
+from .codes import HammingSpace, ProductSpace
 from .nn import BACKBONES
 
-__all__ = ["BaseDeepEncoder", "BaseHasher", "OPTIMIZERS"]
+__all__ = ["BaseDeepEncoder", "BaseHasher", "BaseQuantizer", "OPTIMIZERS"]
 
 OPTIMIZERS = {
     "adam": torch.optim.Adam,
@@ -175,7 +175,7 @@ class BaseDeepEncoder(TransformerMixin, BaseEstimator):
         """Return a fresh torch module for this fit."""
 
     @abstractmethod
-    def _build_criterion(self):
+    def _build_criterion(self, n_outputs):
         """Return a fresh loss module ``criterion(output, y)``."""
 
     def _prepare_target(self, y):
@@ -281,7 +281,7 @@ class BaseDeepEncoder(TransformerMixin, BaseEstimator):
             generator = torch.Generator().manual_seed(seed)
             self.net_ = _Net(
                 module=module,
-                criterion=self._build_criterion(),
+                criterion=self._build_criterion(n_outputs),
                 optimizer=self._optimizer_class(),
                 lr=self.lr,
                 max_epochs=self.max_epochs,
@@ -451,3 +451,46 @@ class BaseHasher(BaseDeepEncoder):
         return self.encode(X)
 
 
+
+
+class BaseQuantizer(BaseDeepEncoder):
+    """Base of the product quantizers: ``transform`` gives ``(n, M)`` codes.
+
+    Subclasses set ``codebooks_`` (``(M, K, d)`` CPU numpy) in
+    ``_after_fit`` (then call this class's ``_after_fit``) and implement
+    ``_codes(X)`` (integer codes for validated X) and ``_embed(X)`` (the
+    continuous ``(n, M * d)`` query vectors of asymmetric search).
+    """
+
+    def _after_fit(self, X, y):
+        self.code_space_ = ProductSpace(self.codebooks_)
+
+    @abstractmethod
+    def _codes(self, X):
+        """``(n, M)`` integer codes for validated X."""
+
+    @abstractmethod
+    def _embed(self, X):
+        """``(n, M * d)`` continuous embeddings for validated X."""
+
+    def transform(self, X):
+        """Product codes: ``(n_samples, M)``, uint8 when ``K <= 256``."""
+        X = self._validated(X)
+        return self._codes(X).astype(self.code_space_.code_dtype)
+
+    def encode(self, X):
+        """The codes stored in an index (same as ``transform``)."""
+        return self.transform(X)
+
+    def inverse_transform(self, codes):
+        """Reconstruct vectors from codes: the concatenated codewords ``(n, M * d)``."""
+        check_is_fitted(self, "code_space_")
+        return self.code_space_.decode(codes)
+
+    def embed(self, X):
+        """Continuous query vectors ``(n_samples, M * d)`` for asymmetric search."""
+        X = self._validated(X)
+        return np.asarray(self._embed(X), dtype=np.float32)
+
+    def _query_codes(self, X, asymmetric=False):
+        return self.embed(X) if asymmetric else self.encode(X)

@@ -330,7 +330,13 @@ class ProductSpace(_CodeSpace):
 
     def check_vectors(self, vectors, name="vectors"):
         """Validate continuous ``(n, M * d)`` vectors (float32)."""
-        vectors = np.asarray(vectors, dtype=np.float32)
+        vectors = np.asarray(vectors)
+        if np.issubdtype(vectors.dtype, np.integer):
+            raise ValueError(
+                f"{name} are integer codes, but asymmetric search needs continuous query "
+                "vectors (an encoder's embed(X))."
+            )
+        vectors = vectors.astype(np.float32, copy=False)
         width = self.M * self.d
         if vectors.ndim != 2 or vectors.shape[1] != width:
             raise ValueError(f"{name} must have shape (n, {width}), got {vectors.shape}.")

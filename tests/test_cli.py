@@ -18,7 +18,7 @@ def test_benchmark_on_digits_prints_table(tmp_path, capsys):
     for col in ("mAP@all", "mAP@100", "P@100", "P@r2", "fit_s", "encode_us_per_item"):
         assert col in header
     assert len(lines) == 2 + 2  # header, rule, one row per code size
-    assert "[2/2] cnnbh n_bits=16" in captured.err  # progress display
+    assert "[2/2] cnnbh 16 bits" in captured.err  # progress display
     results = json.loads(out.read_text())["results"]
     assert [r["n_bits"] for r in results] == [8, 16]
     assert all(0 < r["mAP@all"] <= 1 for r in results)
@@ -51,3 +51,16 @@ def test_benchmark_multilabel(capsys):
     assert "multi-label" in out.splitlines()[0]
     with pytest.raises(SystemExit, match="cnnbh"):
         main(["benchmark", "--methods", "cnnbh", "--multilabel"])
+
+
+def test_benchmark_dpq_symmetric_and_asymmetric_rows(capsys):
+    main(["benchmark", "--methods", "dpq", "--codes", "2x16", "--epochs", "1",
+          "--dpq-ablation", "full", "no_central"])
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("|")]
+    header = [c.strip() for c in lines[0].split("|")[1:-1]]
+    rows = [dict(zip(header, (c.strip() for c in ln.split("|")[1:-1]))) for ln in lines[2:]]
+    assert [(r["method"], r["search"]) for r in rows] == [
+        ("dpq[full]", "sym"), ("dpq[full]", "asym"),
+        ("dpq[no_central]", "sym"), ("dpq[no_central]", "asym")]
+    assert all(r["code"] == "M=2,K=16" and r["n_bits"] == "8" for r in rows)
+    assert "P@r2" not in header  # no Hamming radius for product codes

@@ -7,6 +7,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skhash.hashing import CNNBHHasher, SSDHHasher
 from skhash.neighbors import KNeighborsRetriever
+from skhash.quantization import DPQQuantizer
 
 FAST = dict(max_epochs=2, hidden_units=(8,), batch_size=32, random_state=0)
 
@@ -14,6 +15,11 @@ FAST = dict(max_epochs=2, hidden_units=(8,), batch_size=32, random_state=0)
 def _estimators():
     yield CNNBHHasher(n_bits=8, **FAST)
     yield SSDHHasher(n_bits=8, **FAST)
+    yield DPQQuantizer(M=2, K=4, embedding_dim=8, part_hidden_units=(), **FAST)
+    yield KNeighborsRetriever(
+        DPQQuantizer(M=2, K=4, embedding_dim=8, part_hidden_units=(), **FAST), n_neighbors=3,
+        asymmetric=True,
+    )
     yield KNeighborsRetriever(CNNBHHasher(n_bits=8, **FAST), n_neighbors=3)
 
 

@@ -145,7 +145,7 @@ class CNNBHHasher(BaseHasher):
         backbone = make_backbone(self.backbone, n_features, self._input_shape, self.hidden_units)
         return LatentHashNet(backbone, self.n_bits, n_outputs, dropout=self.dropout)
 
-    def _build_criterion(self):
+    def _build_criterion(self, n_outputs):
         return ClassificationLoss()
 
     def _code_activations(self, X):

@@ -10,7 +10,7 @@ from skorch.callbacks import Callback
 from torch import nn
 
 from ..base import BaseHasher
-from ..nn import FeatureLayer, LatentHashNet, RandomShift, make_backbone
+from ..nn import LatentHashNet, make_feature_extractor
 
 __all__ = ["SSDHHasher", "SSDHLoss"]
 
@@ -295,23 +295,15 @@ class SSDHHasher(BaseHasher):
 
     # ------------------------------------------------------------------ model
     def _build_module(self, n_features, n_outputs):
-        is_conv = self._input_shape is not None and self.backbone in ("auto", "small_cnn",
-                                                                       "cifar_cnn")
-        channels = None
-        if is_conv and (self.backbone == "small_cnn" or self._input_shape[0] != 3):
-            channels = (32, 64)
-        backbone = make_backbone(self.backbone, n_features, self._input_shape, self.hidden_units,
-                                 channels=channels, weights_path=self.pretrained_weights)
-        if is_conv and self.feature_units:
-            backbone = FeatureLayer(backbone, self.feature_units, dropout=0.5)
-        augment = None
-        large = self._input_shape is not None and min(self._input_shape[1:]) >= 16
-        if large and self.shift_augment:
-            augment = RandomShift(self._input_shape, self.shift_augment)
+        backbone, augment = make_feature_extractor(
+            self.backbone, n_features, self._input_shape, hidden_units=self.hidden_units,
+            feature_units=self.feature_units, shift_augment=self.shift_augment,
+            weights_path=self.pretrained_weights,
+        )
         return LatentHashNet(backbone, self.n_bits, n_outputs, activation="sigmoid",
                              augment=augment)
 
-    def _build_criterion(self):
+    def _build_criterion(self, n_outputs):
         return SSDHLoss(self.alpha, self.beta, self.gamma, int(self.p),
                         multilabel=self.multilabel_, missing_label=self.missing_label)
 

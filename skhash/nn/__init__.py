@@ -8,6 +8,7 @@ from ._backbones import (
     SmallCNN,
     TorchvisionBackbone,
     make_backbone,
+    make_feature_extractor,
 )
 from ._heads import LatentHashNet, RandomShift
 
@@ -21,4 +22,5 @@ __all__ = [
     "SmallCNN",
     "TorchvisionBackbone",
     "make_backbone",
+    "make_feature_extractor",
 ]

@@ -18,6 +18,8 @@ __all__ = [
     "FeatureLayer",
     "TorchvisionBackbone",
     "make_backbone",
+    "make_feature_extractor",
+    "resolve_backbone_name",
     "BACKBONES",
     "TORCHVISION_BACKBONES",
 ]
@@ -173,6 +175,43 @@ class TorchvisionBackbone(nn.Module):
 BACKBONES = ("auto", "mlp", "small_cnn", "cifar_cnn") + TORCHVISION_BACKBONES
 
 
+def resolve_backbone_name(name, input_shape):
+    """The concrete backbone "auto" stands for, given the input shape."""
+    if name != "auto":
+        return name
+    if input_shape is None:
+        return "mlp"
+    if input_shape[0] == 3 and min(input_shape[1:]) >= 32:
+        return "cifar_cnn"
+    return "small_cnn"
+
+
+def make_feature_extractor(name, n_features, input_shape, *, hidden_units=(512,),
+                           feature_units=512, shift_augment=0, weights_path=None):
+    """Backbone with a feature layer, and training-time augmentation.
+
+    For skhash's own CNNs, a fully connected feature layer of
+    ``feature_units`` (ReLU, dropout 0.5) follows the convolutions, and the
+    grey-image CNN uses 32 and 64 filters; torchvision networks already end
+    in one (fc7), and the MLP's ``hidden_units`` are its feature layers.
+    Images of side >= 16 are shifted by up to ``shift_augment`` pixels
+    during training. Returns ``(backbone, augment or None)``.
+    """
+    concrete = name if isinstance(name, type) else resolve_backbone_name(name, input_shape)
+    own_cnn = concrete in ("small_cnn", "cifar_cnn")
+    channels = (32, 64) if concrete == "small_cnn" else None
+    backbone = make_backbone(concrete, n_features, input_shape, hidden_units,
+                             channels=channels, weights_path=weights_path)
+    if own_cnn and feature_units:
+        backbone = FeatureLayer(backbone, feature_units, dropout=0.5)
+    augment = None
+    if input_shape is not None and shift_augment and min(input_shape[1:]) >= 16:
+        from ._heads import RandomShift
+
+        augment = RandomShift(input_shape, shift_augment)
+    return backbone, augment
+
+
 def make_backbone(name, n_features, input_shape, hidden_units=(512,), channels=None,
                   weights_path=None):
     """Build a backbone by name.
@@ -200,13 +239,7 @@ def make_backbone(name, n_features, input_shape, hidden_units=(512,), channels=N
                 f"backbone {name.__name__} must set an integer attribute 'out_features'."
             )
         return module
-    if name == "auto":
-        if input_shape is None:
-            name = "mlp"
-        elif input_shape[0] == 3 and min(input_shape[1:]) >= 32:
-            name = "cifar_cnn"
-        else:
-            name = "small_cnn"
+    name = resolve_backbone_name(name, input_shape)
     if name == "mlp":
         return MLPBackbone(n_features, hidden_units)
     if input_shape is None:
