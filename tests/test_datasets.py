@@ -69,6 +69,7 @@ def _write_fake_mnist(directory, split, n, *, compress, hw=(28, 28), seed=0, n_l
 
 def test_public_api():
     assert set(ds.__all__) == {
+        "make_multilabel_digits",
         "load_digits",
         "read_idx",
         "load_mnist",

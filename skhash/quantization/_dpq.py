@@ -5,7 +5,7 @@ import numbers
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
 from ..base import BaseQuantizer
@@ -157,9 +157,11 @@ class DPQQuantizer(BaseQuantizer):
         Number of parts (sub-codes), >= 1.
     K : int, default=64
         Codewords per part, >= 2 (codes are uint8 when K <= 256).
-    embedding_dim : int, default=2048
-        Width of the vector sliced into M parts (the paper's "FC 2048 +
-        ReLU"). When M does not divide it, each part takes
+    embedding_dim : int or "auto", default="auto"
+        Width of the vector sliced into M parts. "auto": 2048 for vector
+        input (the paper's cross-domain "FC 2048 + ReLU"), 512 for images
+        (on top of the 512-unit feature layer of skhash's CNN). When M does
+        not divide it, each part takes
         ``embedding_dim // M`` units and the last few are discarded, as in
         the paper; M larger than ``embedding_dim`` is an error.
     codeword_dim : int or None, default=None
@@ -220,7 +222,7 @@ class DPQQuantizer(BaseQuantizer):
         **BaseQuantizer._parameter_constraints,
         "M": [Interval(numbers.Integral, 1, None, closed="left")],
         "K": [Interval(numbers.Integral, 2, None, closed="left")],
-        "embedding_dim": [Interval(numbers.Integral, 1, None, closed="left")],
+        "embedding_dim": [StrOptions({"auto"}), Interval(numbers.Integral, 1, None, closed="left")],
         "codeword_dim": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "part_hidden_units": [tuple, list],
         "softmax_soft": [Interval(numbers.Real, 0, None, closed="left")],
@@ -238,7 +240,7 @@ class DPQQuantizer(BaseQuantizer):
         M=4,
         K=64,
         *,
-        embedding_dim=2048,
+        embedding_dim="auto",
         codeword_dim=None,
         part_hidden_units=(256,),
         softmax_soft=1.0,
@@ -294,25 +296,30 @@ class DPQQuantizer(BaseQuantizer):
         self.device = device
         self.random_state = random_state
 
-    def _check_params_consistency(self):
-        super()._check_params_consistency()
-        if self.M > self.embedding_dim:
+    def _resolve_embedding_dim(self):
+        """2048 for vectors (the paper's cross-domain FC 2048), 512 for images."""
+        dim = self.embedding_dim
+        if dim == "auto":
+            dim = 2048 if self._input_shape is None else 512
+        if self.M > dim:
             raise ValueError(
-                f"M={self.M} parts cannot be cut from an embedding of {self.embedding_dim} "
-                "units; use M <= embedding_dim."
+                f"M={self.M} parts cannot be cut from an embedding of {dim} units; use "
+                "M <= embedding_dim."
             )
+        return dim
 
     @property
     def _D(self):
-        return self.codeword_dim or self.embedding_dim // self.M
+        return self.codeword_dim or self._embedding_dim // self.M
 
     def _build_module(self, n_features, n_outputs):
+        self._embedding_dim = self._resolve_embedding_dim()
         backbone, augment = make_feature_extractor(
             self.backbone, n_features, self._input_shape, hidden_units=self.hidden_units,
             feature_units=self.feature_units, shift_augment=self.shift_augment,
         )
         return DPQModule(
-            backbone, embedding_dim=self.embedding_dim, M=self.M, K=self.K,
+            backbone, embedding_dim=self._embedding_dim, M=self.M, K=self.K,
             codeword_dim=self._D, part_hidden_units=tuple(self.part_hidden_units),
             n_classes=n_outputs, intra_normalization=self.intra_normalization,
             augment=augment,
