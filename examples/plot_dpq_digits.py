@@ -1,7 +1,7 @@
 """
-==========================================================
+===========================================================
 Deep product quantization (DPQ): pipeline, grid search, LUT
-==========================================================
+===========================================================
 
 :class:`~skhash.quantization.DPQQuantizer` learns product codes end to end:
 ``M`` parts, each assigned to one of ``K`` learned codewords, so a code takes
@@ -46,8 +46,8 @@ X_db, y_db = X[split.database], y[split.database]
 # the grid search scores each candidate by leave-one-out retrieval mAP within
 # the held-out fold.
 pipe = Pipeline([("scale", StandardScaler()),
-                 ("q", DPQQuantizer(M=4, K=64, max_epochs=10, embedding_dim=256,
-                                    random_state=0))])
+                 ("q", DPQQuantizer(M=4, K=64, max_epochs=8, embedding_dim=64,
+                                    part_hidden_units=(32,), random_state=0))])
 grid = GridSearchCV(pipe, {"q__M": [2, 4], "q__K": [16, 64]},
                     scoring=make_retrieval_scorer("map"), cv=2)
 grid.fit(X_db, y_db)

@@ -18,8 +18,20 @@ chunk is read from memory once per block and reused from cache by every
 query of the block. Extra memory is ``O(n_queries * k)``.
 """
 
+import os
+
+import numba
 import numpy as np
 from numba import njit, prange
+
+# numba's OpenMP layer leaves its threads spinning after each search, which
+# starves PyTorch's own OpenMP threads (training and encoding in the same
+# process became 14-35x slower on a loaded 2-core machine). The workqueue
+# layer parks its threads instead. Set NUMBA_THREADING_LAYER to choose
+# another layer (e.g. "tbb", which is also safe for concurrent searches from
+# several Python threads; workqueue is not).
+if "NUMBA_THREADING_LAYER" not in os.environ:
+    numba.config.THREADING_LAYER = "workqueue"
 
 _M1 = np.uint64(0x5555555555555555)
 _M2 = np.uint64(0x3333333333333333)

@@ -21,14 +21,23 @@ __all__ = ["make_retrieval_scorer", "map_scorer", "leave_one_out_map"]
 _CHUNK = 512
 
 
-def _unwrap(estimator, X):
-    """Apply a Pipeline's leading steps; return the final step and its input."""
+def _unfrozen(estimator):
+    if type(estimator).__name__ == "FrozenEstimator" and hasattr(estimator, "estimator"):
+        return estimator.estimator
+    return estimator
+
+
+def unwrap_encoder(estimator, X=None):
+    """The skhash encoder inside ``estimator``, and ``X`` as it sees it.
+
+    Unwraps a ``FrozenEstimator`` and a ``Pipeline`` (in either nesting),
+    applying the Pipeline's leading steps to ``X`` when ``X`` is given.
+    """
+    estimator = _unfrozen(estimator)
     if isinstance(estimator, Pipeline):
-        X = estimator[:-1].transform(X) if len(estimator) > 1 else X
-        estimator = estimator[-1]
-    final = getattr(estimator, "estimator", None)
-    if type(estimator).__name__ == "FrozenEstimator" and final is not None:
-        estimator = final
+        if X is not None and len(estimator) > 1:
+            X = estimator[:-1].transform(X)
+        estimator = _unfrozen(estimator[-1])
     return estimator, X
 
 
@@ -81,7 +90,7 @@ def drop_self(dist, ind):
 
 def leave_one_out_map(encoder, X, y, *, k=None, asymmetric=False):
     """mAP of each row of ``X`` against the other rows, through ``encoder``'s codes."""
-    encoder, X = _unwrap(encoder, X)
+    encoder, X = unwrap_encoder(encoder, X)
     y = np.asarray(y)
     if y.shape[0] != np.shape(X)[0]:
         raise ValueError(f"X has {np.shape(X)[0]} rows but y has {y.shape[0]} labels.")
@@ -124,7 +133,7 @@ class RetrievalScorer:
                 f"asymmetric={self.asymmetric})")
 
     def __call__(self, estimator, X, y):
-        estimator, X = _unwrap(estimator, X)
+        estimator, X = unwrap_encoder(estimator, X)
         y = np.asarray(y)
         if hasattr(estimator, "_database_for_scoring"):
             space, queries, database, y_db = estimator._database_for_scoring(

@@ -4,7 +4,6 @@ import numbers
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
-from sklearn.pipeline import Pipeline
 from sklearn.utils import get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import type_of_target
@@ -12,15 +11,9 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ..codes import search_threads
 from ..metrics._ranking import mean_average_precision
-from ..metrics._scorer import drop_self, ranked_neighbors
+from ..metrics._scorer import drop_self, ranked_neighbors, unwrap_encoder
 
 __all__ = ["KNeighborsRetriever"]
-
-
-def _final_step(estimator):
-    if isinstance(estimator, Pipeline):
-        return estimator[-1]
-    return estimator
 
 
 class KNeighborsRetriever(BaseEstimator):
@@ -106,12 +99,7 @@ class KNeighborsRetriever(BaseEstimator):
     # --------------------------------------------------------------- helpers
     def _encode(self, X, *, query):
         """Codes of X (or continuous queries for asymmetric search)."""
-        encoder = self.encoder_
-        if isinstance(encoder, Pipeline):
-            X = encoder[:-1].transform(X) if len(encoder) > 1 else X
-            encoder = encoder[-1]
-        if type(encoder).__name__ == "FrozenEstimator":
-            encoder = encoder.estimator
+        encoder, X = unwrap_encoder(self.encoder_, X)
         if query and self.asymmetric:
             return encoder._query_codes(X, asymmetric=True)
         return encoder.encode(X)
@@ -149,7 +137,7 @@ class KNeighborsRetriever(BaseEstimator):
             self.encoder_.fit(X)
         else:
             self.encoder_.fit(X, y)
-        final = _final_step(self.encoder_)
+        final, _ = unwrap_encoder(self.encoder_)
         space = getattr(final, "code_space_", None)
         if space is None:
             raise TypeError(
