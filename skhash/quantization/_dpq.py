@@ -116,7 +116,8 @@ class DPQLoss(nn.Module):
     def terms(self, output, y):
         """The five terms as a dict of scalar tensors."""
         logits_soft, logits_hard, soft, hard, p = output
-        c = self.centers[y]
+        # one-hot product instead of indexing: its backward is deterministic on CPU
+        c = F.one_hot(y, self.centers.shape[0]).to(self.centers.dtype) @ self.centers
         return {
             "softmax_soft": F.cross_entropy(logits_soft, y),
             "softmax_hard": F.cross_entropy(logits_hard, y),
