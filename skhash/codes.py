@@ -254,7 +254,11 @@ class ProductSpace(_CodeSpace):
     Attributes
     ----------
     symmetric_tables : ndarray of shape (M, K, K)
-        Squared Euclidean distances between the codewords of each codebook.
+        Squared Euclidean distances between the codewords of each codebook,
+        computed on first use. When ``M * K * K`` float32 values would
+        exceed ``max_table_bytes`` (e.g. a 75 x 75 SOM: 5,625 codewords, a
+        121 MiB table), searches compute each query's rows on the fly from
+        the codewords instead of storing the table.
 
     Notes
     -----
@@ -294,8 +298,40 @@ class ProductSpace(_CodeSpace):
         if not np.isfinite(codebooks).all():
             raise ValueError("codebooks contain NaN or infinity.")
         self.codebooks = np.ascontiguousarray(codebooks)
-        diff = codebooks[:, :, None, :] - codebooks[:, None, :, :]
-        self.symmetric_tables = np.ascontiguousarray(np.einsum("mijd,mijd->mij", diff, diff))
+        self._tables = None
+
+    #: Largest symmetric table (bytes) kept in memory; above it, rows are
+    #: computed per query chunk from the codewords.
+    max_table_bytes = 64 * 2**20
+
+    @property
+    def stores_tables(self):
+        """Whether symmetric search reads a stored ``(M, K, K)`` table."""
+        return self.M * self.K * self.K * 4 <= self.max_table_bytes
+
+    @property
+    def symmetric_tables(self):
+        """``(M, K, K)`` squared distances between codewords (computed once)."""
+        if self._tables is None:
+            ks = np.arange(self.K)
+            self._tables = np.stack(
+                [self._table_rows(m, ks) for m in range(self.M)]
+            )
+        return self._tables
+
+    def _table_rows(self, m, codes):
+        """Rows ``codes`` of codebook ``m``'s table, exact zeros on the diagonal."""
+        c = self.codebooks[m].astype(np.float64)
+        q = c[codes]
+        d2 = (q * q).sum(1)[:, None] + (c * c).sum(1)[None, :] - 2.0 * q @ c.T
+        d2 = np.maximum(d2, 0.0)
+        d2[np.arange(len(codes)), codes] = 0.0
+        return d2.astype(np.float32)
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_tables"] = None  # recomputed on demand; keeps pickles small
+        return state
 
     def __repr__(self):
         return f"ProductSpace(M={self.M}, K={self.K}, d={self.d})"
@@ -373,7 +409,12 @@ class ProductSpace(_CodeSpace):
             tables = (v**2).sum(-1)[:, :, None] - 2.0 * dots + cn[None]
             return np.ascontiguousarray(np.maximum(tables, 0.0), dtype=np.float32)
         codes = self.check_codes(queries, "queries").astype(np.intp)
-        return np.ascontiguousarray(self.symmetric_tables[np.arange(self.M)[None, :], codes])
+        if self.stores_tables:
+            return np.ascontiguousarray(self.symmetric_tables[np.arange(self.M)[None, :], codes])
+        tables = np.empty((codes.shape[0], self.M, self.K), dtype=np.float32)
+        for m in range(self.M):
+            tables[:, m, :] = self._table_rows(m, codes[:, m])
+        return tables
 
     def pairwise(self, Q, X, *, asymmetric=False, chunk_size=DEFAULT_CHUNK_SIZE):
         """Full ``(n_queries, n_database)`` float32 distance matrix."""

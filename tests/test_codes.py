@@ -106,6 +106,23 @@ def test_product_topk_matches_sorted_pairwise(asymmetric):
         np.testing.assert_array_equal(dist, d_ref)
 
 
+def test_large_codebooks_compute_table_rows_on_the_fly(monkeypatch):
+    # A big map (e.g. a 75 x 75 SOM, M = 1) must not store a K x K table.
+    space, X, Qc, _ = _product_case(seed=5)
+    stored = space.pairwise(Qc, X)
+    d_ref, i_ref = space.kneighbors(Qc, X, 9)
+    fresh = ProductSpace(space.codebooks)
+    monkeypatch.setattr(ProductSpace, "max_table_bytes", 16)
+    assert not fresh.stores_tables
+    np.testing.assert_array_equal(fresh.pairwise(Qc, X), stored)
+    dist, ind = fresh.kneighbors(Qc, X, 9)
+    np.testing.assert_array_equal(ind, i_ref)
+    np.testing.assert_array_equal(dist, d_ref)
+    assert fresh._tables is None  # nothing K x K was built
+    # identical codes are at distance exactly 0
+    np.testing.assert_array_equal(fresh.pairwise(X[:5], X[:5]).diagonal(), 0.0)
+
+
 def test_vector_quantization_is_m_equal_one():
     rng = np.random.default_rng(4)
     space = ProductSpace(rng.normal(size=(1, 8, 5)))
