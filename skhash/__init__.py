@@ -4,7 +4,7 @@ image retrieval, as scikit-learn estimators.
 Subpackages
 -----------
 hashing       binary hashers (``CNNBHHasher``, ``SSDHHasher``)
-quantization  product quantizers (``DPQQuantizer``)
+quantization  product quantizers (``DPQQuantizer``, ``DeepQuanHasher``, ``ProductQuantizer``)
 neighbors     retrievers that index and search codes (``KNeighborsRetriever``)
 codes         code spaces: how codes compare (Hamming, product codes)
 metrics       exact retrieval metrics and GridSearchCV scorers
@@ -15,7 +15,7 @@ nn            PyTorch backbones used by the estimators
 from .codes import HammingSpace, ProductSpace
 from .hashing import CNNBHHasher, SSDHHasher
 from .neighbors import KNeighborsRetriever
-from .quantization import DPQQuantizer
+from .quantization import DeepQuanHasher, DPQQuantizer, ProductQuantizer
 
 __version__ = "0.1.0.dev0"
 
@@ -23,6 +23,8 @@ __all__ = [
     "CNNBHHasher",
     "SSDHHasher",
     "DPQQuantizer",
+    "DeepQuanHasher",
+    "ProductQuantizer",
     "KNeighborsRetriever",
     "HammingSpace",
     "ProductSpace",

@@ -48,10 +48,29 @@ def _dpq(size, input_shape, seed, args, **overrides):
     return DPQQuantizer(**{**params, **overrides})
 
 
+def _deepquan(size, input_shape, seed, args, **overrides):
+    from .quantization import DeepQuanHasher
+
+    M, K = size
+    params = dict(M=M, K=K, random_state=seed, device=args.device, verbose=int(args.verbose))
+    if args.epochs is not None:
+        params["max_epochs"] = args.epochs
+    return DeepQuanHasher(**{**params, **overrides})
+
+
+def _pq(size, input_shape, seed, args, **overrides):
+    from .quantization import ProductQuantizer
+
+    M, K = size
+    return ProductQuantizer(**{"M": M, "K": K, "random_state": seed, **overrides})
+
+
 # name -> factory(code size, input_shape, seed, args, **overrides); methods register
 # here. A code size is n_bits for hashers and (M, K) for product quantizers.
-METHODS = {"cnnbh": _cnnbh, "ssdh": _ssdh, "dpq": _dpq}
-QUANTIZERS = {"dpq"}
+METHODS = {"cnnbh": _cnnbh, "ssdh": _ssdh, "dpq": _dpq, "deepquan": _deepquan, "pq": _pq}
+QUANTIZERS = {"dpq", "deepquan", "pq"}
+# label-free methods train on the whole database (the DeepQuan paper's protocol)
+UNSUPERVISED = {"deepquan", "pq"}
 
 # --dpq-ablation: name -> loss weights set to zero
 DPQ_ABLATIONS = {
@@ -59,6 +78,15 @@ DPQ_ABLATIONS = {
     "no_central": {"joint_central": 0.0},
     "no_gini_batch": {"gini_batch": 0.0},
     "no_gini_sample": {"gini_sample": 0.0},
+}
+
+# --deepquan-variants: the paper's baselines (Table 3) and loss ablation (Table 4)
+DEEPQUAN_VARIANTS = {
+    "full": {},
+    "dae_pq": {"quantization_loss": None},
+    "triplet_only": {"eta": 0.0},
+    "quadratic_only": {"quantization_loss": "quadratic", "eta": 0.0},
+    "quadratic": {"quantization_loss": "quadratic"},
 }
 
 
@@ -85,6 +113,9 @@ def _variants(method, args):
     """(label, overrides) for each configuration of a method in this run."""
     if method == "dpq" and args.dpq_ablation:
         return [(f"dpq[{name}]", DPQ_ABLATIONS[name]) for name in args.dpq_ablation]
+    if method == "deepquan" and args.deepquan_variants:
+        return [(f"deepquan[{name}]", DEEPQUAN_VARIANTS[name])
+                for name in args.deepquan_variants]
     if method == "ssdh" and (args.ablation or args.p):
         weights = args.ablation or ["1,1,1"]
         variants = []
@@ -182,11 +213,13 @@ def run_benchmark(args, out=None, progress=None):
             for label, overrides in _variants(m, args) for size in _sizes(m, args)]
     for i, (method, label, overrides, size) in enumerate(runs, 1):
         code = _size_label(size)
-        print(f"[{i}/{len(runs)}] {label} {code}: training on "
-              f"{len(split.train)} images ...", file=progress, flush=True)
+        train = split.database if method in UNSUPERVISED else split.train
+        print(f"[{i}/{len(runs)}] {label} {code}: training on {len(train)} images"
+              f"{' (database, no labels)' if method in UNSUPERVISED else ''} ...",
+              file=progress, flush=True)
         encoder = METHODS[method](size, input_shape, args.seed, args, **overrides)
         t0 = time.perf_counter()
-        encoder.fit(X[split.train], y[split.train])
+        encoder.fit(X[train], y[train])
         fit_s = time.perf_counter() - t0
         modes = [False, True] if encoder.code_space_.kind == "product" else [False]
         for asymmetric in modes:
@@ -242,6 +275,12 @@ def build_parser():
     b.add_argument("--dpq-ablation", nargs="+", choices=sorted(DPQ_ABLATIONS),
                    help="DPQ: loss variants to compare (full, no_central, no_gini_batch, "
                         "no_gini_sample)")
+    b.add_argument("--deepquan-variants", nargs="+", choices=sorted(DEEPQUAN_VARIANTS),
+                   help="DeepQuan: variants to compare (full; dae_pq = PQ on the pre-trained "
+                        "autoencoder code; triplet_only and quadratic_only = eta 0 with the "
+                        "weighted triplet or the quadratic PQ loss; quadratic = quadratic + "
+                        "reconstruction). Label-free methods (deepquan, pq) train on the "
+                        "whole database without labels")
     b.add_argument("--protocol", choices=["cnnh", "random"], default="cnnh")
     b.add_argument("--queries-per-class", type=int, default=None,
                    help="cnnh protocol: queries per class (default 100; 30 on digits)")

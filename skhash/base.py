@@ -168,6 +168,8 @@ class BaseDeepEncoder(TransformerMixin, BaseEstimator):
 
     # Subclasses that learn from labels set this; unsupervised ones do not.
     _requires_y = True
+    # The skorch net class (a subclass may pass something else to its loss).
+    _net_class = _Net
 
     # ------------------------------------------------------------------ hooks
     @abstractmethod
@@ -279,7 +281,7 @@ class BaseDeepEncoder(TransformerMixin, BaseEstimator):
             torch.manual_seed(seed)
             module = self._build_module(X.shape[1], n_outputs)
             generator = torch.Generator().manual_seed(seed)
-            self.net_ = _Net(
+            self.net_ = self._net_class(
                 module=module,
                 criterion=self._build_criterion(n_outputs),
                 optimizer=self._optimizer_class(),

@@ -7,7 +7,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skhash.hashing import CNNBHHasher, SSDHHasher
 from skhash.neighbors import KNeighborsRetriever
-from skhash.quantization import DPQQuantizer
+from skhash.quantization import DeepQuanHasher, DPQQuantizer, ProductQuantizer
 
 FAST = dict(max_epochs=2, hidden_units=(8,), batch_size=32, random_state=0)
 
@@ -21,6 +21,9 @@ def _estimators():
         asymmetric=True,
     )
     yield KNeighborsRetriever(CNNBHHasher(n_bits=8, **FAST), n_neighbors=3)
+    yield ProductQuantizer(M=1, K=3, max_iter=10, random_state=0)
+    yield DeepQuanHasher(M=1, K=3, code_dim=2, hidden_layer_sizes=(8,), pretrain_epochs=1,
+                         max_epochs=2, batch_size=32, kmeans_iter=5, random_state=0)
 
 
 # estimator class name -> {check name: reason}

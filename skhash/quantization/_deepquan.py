@@ -1,0 +1,406 @@
+"""DeepQuan: unsupervised deep product quantization (Chen, Cheung & Wang).
+
+An autoencoder's hidden code is product-quantized by k-means codebooks and
+shaped by a weighted triplet loss (pull to the assigned codewords, push from
+random other codewords) plus the reconstruction error.
+"""
+
+import numbers
+import warnings
+
+import numpy as np
+import torch
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+from torch import nn
+
+from ..base import BaseDeepEncoder, BaseQuantizer, _Net
+from ._pq import fit_codebooks, resolve_product_size
+
+__all__ = ["DeepQuanHasher", "DeepQuanModule", "DeepQuanLoss", "weighted_triplet_loss"]
+
+_EPS = 1e-8  # inside the square roots: the gradient of ||v|| at v = 0
+
+
+def _mlp(sizes, last_activation=False):
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2 or last_activation:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+class DeepQuanModule(nn.Module):
+    """Autoencoder ``[D-h1-...-L]`` + mirrored decoder, ReLU on every layer but the last.
+
+    ``forward`` returns ``(z, x_hat)``: the hidden code (n, L) and the
+    reconstruction (n, D). In training mode a fraction ``corruption`` of the
+    input values is set to zero (masking noise of a denoising autoencoder).
+    """
+
+    def __init__(self, n_features, hidden_layer_sizes, code_dim, corruption=0.0):
+        super().__init__()
+        sizes = [n_features, *hidden_layer_sizes, code_dim]
+        self.encoder = _mlp(sizes)
+        self.decoder = _mlp(sizes[::-1])
+        self.corruption = corruption
+
+    def forward(self, x):
+        if self.training and self.corruption > 0:
+            x = x * (torch.rand_like(x) >= self.corruption).to(x.dtype)
+        z = self.encoder(x)
+        return z, self.decoder(z)
+
+
+def _assigned_and_negative(z, codebooks):
+    """Concatenated assigned codewords ``C+`` and random non-assigned ones ``C-``.
+
+    ``z`` is (n, M * d), ``codebooks`` (M, K, d). In each subspace the
+    assigned codeword is the nearest one (k-means' assignment rule); the
+    negative is drawn uniformly among the other ``K - 1``.
+    """
+    M, K, d = codebooks.shape
+    n = z.shape[0]
+    sub = z.detach().reshape(n, M, d)
+    dist = ((sub[:, :, None, :] - codebooks[None]) ** 2).sum(-1)  # (n, M, K)
+    pos = dist.argmin(-1)
+    neg = (pos + torch.randint(1, K, pos.shape, device=z.device)) % K
+    parts = torch.arange(M, device=z.device)[None, :]
+    return codebooks[parts, pos].reshape(n, M * d), codebooks[parts, neg].reshape(n, M * d)
+
+
+def weighted_triplet_loss(z, positive, negative, margin, lam):
+    """Per-sample ``max(margin - (lam * ||z - C-|| - ||z - C+||), 0)``.
+
+    ``z``, ``positive`` (``C+``) and ``negative`` (``C-``) have shape (n, L);
+    returns shape (n,). The norms are Euclidean (not squared); a tiny
+    constant inside the square root keeps the gradient finite at ``z = C+``.
+    """
+    d_pos = torch.sqrt(((z - positive) ** 2).sum(1) + _EPS)
+    d_neg = torch.sqrt(((z - negative) ** 2).sum(1) + _EPS)
+    return torch.relu(margin - (lam * d_neg - d_pos))
+
+
+class DeepQuanLoss(nn.Module):
+    """DeepQuan's objective ``mean_i [Q_i + eta * ||x_i - g(z_i)||^2]``.
+
+    ``Q_i`` is the weighted triplet loss (``quantization_loss="triplet"``)
+    or the quadratic PQ loss ``||z_i - C+_i||^2`` (``"quadratic"``, for the
+    ablation). Before :meth:`set_codebooks` is called (autoencoder
+    pre-training) only the reconstruction term is used.
+    """
+
+    def __init__(self, *, margin=1.0, lam=0.5, eta=1.0, quantization_loss="triplet"):
+        super().__init__()
+        self.margin, self.lam, self.eta = margin, lam, eta
+        self.quantization_loss = quantization_loss
+        self.register_buffer("codebooks", torch.zeros(0, 0, 0))
+
+    def set_codebooks(self, codebooks):
+        """Fix the codebooks ``(M, K, d)`` used until the next call (None: pre-training)."""
+        if codebooks is None:
+            self.codebooks = torch.zeros(0, 0, 0, device=self.codebooks.device)
+        else:
+            self.codebooks = torch.as_tensor(codebooks, dtype=torch.float32).to(
+                self.codebooks.device
+            )
+
+    def terms(self, output, x):
+        """The loss terms (batch means) as a dict of scalar tensors."""
+        z, x_hat = output
+        terms = {"reconstruction": ((x - x_hat) ** 2).sum(1).mean()}
+        if self.codebooks.numel():
+            positive, negative = _assigned_and_negative(z, self.codebooks)
+            if self.quantization_loss == "triplet":
+                terms["triplet"] = weighted_triplet_loss(
+                    z, positive, negative, self.margin, self.lam
+                ).mean()
+            else:
+                terms["quadratic"] = ((z - positive) ** 2).sum(1).mean()
+        return terms
+
+    def forward(self, output, x):
+        terms = self.terms(output, x)
+        loss = self.eta * terms.pop("reconstruction")
+        for value in terms.values():
+            loss = loss + value
+        return loss
+
+
+class _AutoencoderNet(_Net):
+    """skorch net whose loss compares the output with the input batch."""
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        return self.criterion_(y_pred, X.to(self.device))
+
+
+class DeepQuanHasher(BaseQuantizer):
+    """DeepQuan: unsupervised deep product quantization of an autoencoder's code.
+
+    An autoencoder (``D-500-500-2000-L`` with a mirrored decoder, ReLU on
+    every layer but the last) is first pre-trained as a denoising
+    autoencoder. Its hidden code ``z`` (``L = code_dim``) is split into
+    ``M`` sub-vectors, each quantized to one of ``K`` codewords found by
+    k-means, so a code takes ``M * log2(K)`` bits. Training then alternates
+    one epoch of the network on the weighted triplet loss plus the
+    reconstruction error with one k-means update of the codebooks
+    (warm-started from the previous ones). No labels are used. Despite
+    the "Hasher" in its name (the paper's), the codes are product codes:
+    ``transform`` gives ``(n, M)`` codeword indices.
+
+    Parameters
+    ----------
+    M : int, default=2
+        Number of subspaces (sub-codes). 16 bits with ``K=256``.
+    K : int, default=256
+        Codewords per subspace (the paper's 256); at most the number of
+        training samples.
+    n_bits : int or None, default=None
+        Code length; when given it sets ``M = n_bits / log2(K)`` (an error
+        when that is not a whole number) and overrides ``M``.
+    code_dim : int or None, default=None
+        Width ``L`` of the hidden code; None means ``16 * M``. Must be a
+        multiple of ``M``.
+    margin : float, default=1.0
+        Margin ``s >= 0`` of the weighted triplet loss.
+    lam : float, default=0.5
+        Weight ``lambda`` in (0, 1) of the distance to the negative codewords.
+    eta : float, default=1.0
+        Weight ``eta >= 0`` of the reconstruction term ``||x - g(z)||^2``.
+    quantization_loss : {"triplet", "quadratic"} or None, default="triplet"
+        The quantization term of the objective: the weighted triplet loss;
+        the quadratic PQ loss ``||z - C+||^2`` (the paper's ablation); or
+        None for **DAE-PQ**, the baseline without fine-tuning (product
+        quantization of the pre-trained autoencoder's code; ``max_epochs``
+        is then unused).
+    hidden_layer_sizes : tuple of int, default=(500, 500, 2000)
+        Encoder widths before the code layer (mirrored in the decoder).
+    corruption : float in [0, 1), default=0.2
+        Fraction of input values zeroed at random during training
+        (denoising autoencoder); 0 trains a plain autoencoder.
+    pretrain_epochs : int, default=50
+        Epochs of autoencoder pre-training (reconstruction only).
+    max_epochs : int, default=30
+        Alternations of one network epoch on the full objective and one
+        k-means update.
+    kmeans_iter : int, default=20
+        Iterations of each warm-started k-means update (the first k-means
+        after pre-training runs to convergence, up to 100 iterations).
+    batch_size, lr, optimizer, weight_decay, validation_fraction, callbacks, \
+verbose, device, random_state :
+        As in the other skhash estimators (see
+        :class:`skhash.base.BaseDeepEncoder`). ``validation_fraction``
+        holds out training rows to monitor ``valid_loss``; there is no early
+        stopping (the objective changes with the codebooks at every epoch).
+
+    Attributes
+    ----------
+    codebooks_ : ndarray of shape (M, K, L / M)
+        The final codebooks (k-means on the codes of all training rows).
+    code_space_ : ProductSpace
+        How codes compare (symmetric and asymmetric lookup tables).
+    n_bits_ : int
+        ``M * log2(K)`` rounded down.
+    net_ : skorch NeuralNet
+        The trained autoencoder (``net_.module_``: a :class:`DeepQuanModule`).
+    n_features_in_ : int
+
+    See Also
+    --------
+    ProductQuantizer : PQ on the inputs, no network.
+    DPQQuantizer : supervised deep product quantization.
+
+    Notes
+    -----
+    J. Chen, W. K. Cheung and A. Wang, "Learning Deep Unsupervised Binary
+    Codes for Image Retrieval", IJCAI 2018. The per-sample objective is
+    ``max(s - (lam * ||z - C-|| - ||z - C+||), 0) + eta * ||x - g(z)||^2``
+    (batch means), where ``C+`` concatenates the codewords assigned to
+    ``z`` and ``C-`` one random non-assigned codeword per subspace.
+
+    What we chose where the paper leaves room: the assignment ``C+`` of a
+    sample is its nearest codeword under the current epoch's codebooks
+    (k-means' assignment rule, re-evaluated as the network moves ``z``);
+    pre-training is a denoising autoencoder trained end to end with Adam
+    (not layer-wise); the k-means are scikit-learn's ``KMeans``.
+    ``inverse_transform`` decodes the codewords through the decoder, giving
+    rows in the input space.
+
+    Examples
+    --------
+    >>> from skhash.datasets import load_digits
+    >>> from skhash.quantization import DeepQuanHasher
+    >>> X = load_digits().data
+    >>> dq = DeepQuanHasher(M=2, K=16, hidden_layer_sizes=(32,), pretrain_epochs=2,
+    ...                     max_epochs=2, random_state=0).fit(X)
+    >>> dq.transform(X[:3]).shape
+    (3, 2)
+    >>> dq.inverse_transform(dq.transform(X[:3])).shape
+    (3, 64)
+    """
+
+    _parameter_constraints = {
+        **{
+            name: rule
+            for name, rule in BaseDeepEncoder._parameter_constraints.items()
+            if name not in ("input_shape", "backbone", "hidden_units", "early_stopping",
+                            "n_iter_no_change")
+        },
+        "M": [Interval(numbers.Integral, 1, None, closed="left")],
+        "K": [Interval(numbers.Integral, 2, None, closed="left")],
+        "n_bits": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "code_dim": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "margin": [Interval(numbers.Real, 0, None, closed="left")],
+        "lam": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "eta": [Interval(numbers.Real, 0, None, closed="left")],
+        "quantization_loss": [StrOptions({"triplet", "quadratic"}), None],
+        "hidden_layer_sizes": [tuple, list],
+        "corruption": [Interval(numbers.Real, 0, 1, closed="left")],
+        "pretrain_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
+        "kmeans_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+    }
+
+    _requires_y = False
+    _net_class = _AutoencoderNet
+    # Inputs are vectors (images are flattened): no image shape, no backbone,
+    # and no early stopping (the objective moves with the codebooks).
+    input_shape = None
+    early_stopping = False
+    n_iter_no_change = 1
+
+    def __init__(self, *, M=2, K=256, n_bits=None, code_dim=None, margin=1.0, lam=0.5,
+                 eta=1.0, quantization_loss="triplet", hidden_layer_sizes=(500, 500, 2000),
+                 corruption=0.2, pretrain_epochs=50, max_epochs=30, kmeans_iter=20,
+                 batch_size=256, lr=1e-3, optimizer="adam", weight_decay=0.0,
+                 validation_fraction=None, callbacks=None, verbose=0, device="cpu",
+                 random_state=None):
+        self.M = M
+        self.K = K
+        self.n_bits = n_bits
+        self.code_dim = code_dim
+        self.margin = margin
+        self.lam = lam
+        self.eta = eta
+        self.quantization_loss = quantization_loss
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.corruption = corruption
+        self.pretrain_epochs = pretrain_epochs
+        self.max_epochs = max_epochs
+        self.kmeans_iter = kmeans_iter
+        self.batch_size = batch_size
+        self.lr = lr
+        self.optimizer = optimizer
+        self.weight_decay = weight_decay
+        self.validation_fraction = validation_fraction
+        self.callbacks = callbacks
+        self.verbose = verbose
+        self.device = device
+        self.random_state = random_state
+
+    # ------------------------------------------------------------ parameters
+    def _check_params_consistency(self):
+        name = type(self).__name__
+        self._M = resolve_product_size(self.M, self.K, self.n_bits, name)
+        self._code_dim = 16 * self._M if self.code_dim is None else int(self.code_dim)
+        if self._code_dim % self._M:
+            raise ValueError(
+                f"code_dim={self._code_dim} cannot be split into M={self._M} equal subspaces: "
+                f"M * (L / M) != L. Choose code_dim a multiple of M."
+            )
+        sizes = tuple(self.hidden_layer_sizes)
+        if not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1
+                   for v in sizes):
+            raise ValueError(
+                f"hidden_layer_sizes must be positive integers, got {self.hidden_layer_sizes!r}."
+            )
+
+    def _validate_X(self, X, *, reset, y=None):
+        X = super()._validate_X(X, reset=reset, y=None)
+        if not reset:
+            return X
+        X = X[0]
+        if self.K > X.shape[0]:
+            raise ValueError(
+                f"K={self.K} codewords per subspace need at least {self.K} training samples, "
+                f"got {X.shape[0]}."
+            )
+        return X, y
+
+    # --------------------------------------------------------------- network
+    def _build_module(self, n_features, n_outputs):
+        return DeepQuanModule(n_features, tuple(int(v) for v in self.hidden_layer_sizes),
+                              self._code_dim, corruption=float(self.corruption))
+
+    def _build_criterion(self, n_outputs):
+        return DeepQuanLoss(margin=float(self.margin), lam=float(self.lam),
+                            eta=float(self.eta), quantization_loss=self.quantization_loss)
+
+    def _split(self, X, y, rng):
+        X_train, y_train, valid = super()._split(X, y, rng)
+        if X_train.shape[0] < self.K:
+            raise ValueError(
+                f"K={self.K} codewords need at least {self.K} training rows after the "
+                f"validation split, got {X_train.shape[0]}."
+            )
+        return X_train, y_train, valid
+
+    def _kmeans(self, X, init, seed=None):
+        Z = self._codes_of(X)
+        if seed is None:  # drawn from the fit's seeded torch RNG
+            seed = int(torch.randint(np.iinfo(np.int32).max, (1,)))
+        codebooks, _, _ = fit_codebooks(
+            Z, self._M, self.K, init=init, max_iter=100 if init is None else self.kmeans_iter,
+            random_state=seed,
+        )
+        return codebooks
+
+    def _codes_of(self, X):
+        with torch.no_grad():
+            return self.net_.forward(X, training=False, device="cpu")[0].numpy()
+
+    def _train(self, X, y):
+        net = self.net_
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*initialized.*", category=UserWarning)
+            net.initialize()
+        criterion = net.criterion_
+        criterion.set_codebooks(None)
+        if self.pretrain_epochs:
+            net.partial_fit(X, None, epochs=self.pretrain_epochs)
+        codebooks = self._kmeans(X, None)
+        if self.quantization_loss is not None:
+            for _ in range(self.max_epochs):
+                criterion.set_codebooks(codebooks)
+                net.partial_fit(X, None, epochs=1)
+                codebooks = self._kmeans(X, codebooks)
+        criterion.set_codebooks(codebooks)
+        self._train_codebooks = codebooks
+        self._final_seed = int(torch.randint(np.iinfo(np.int32).max, (1,)))
+
+    def _after_fit(self, X, y):
+        # final codebooks from all training rows (validation rows included)
+        self.codebooks_ = self._kmeans(X, self._train_codebooks, seed=self._final_seed)
+        del self._train_codebooks, self._final_seed
+        self.n_bits_ = int(self._M * np.floor(np.log2(self.K)))
+        super()._after_fit(X, y)
+
+    # ------------------------------------------------------------- inference
+    def _embed(self, X):
+        return self._forward(X)[0].numpy()
+
+    def _codes(self, X):
+        return self.code_space_.encode(self._embed(X))
+
+    def inverse_transform(self, codes):
+        """Decode codes to the input space: the decoder applied to the codewords.
+
+        Returns ``(n, n_features)`` float32 rows (``code_space_.decode``
+        gives the codewords themselves, in the code space).
+        """
+        check_is_fitted(self, "code_space_")
+        z = torch.as_tensor(self.code_space_.decode(codes))
+        decoder = self.net_.module_.decoder
+        device = next(decoder.parameters()).device
+        with torch.no_grad():
+            return decoder.eval()(z.to(device)).cpu().numpy().astype(np.float32)

@@ -1,0 +1,248 @@
+"""DeepQuanHasher and ProductQuantizer: triplet loss, k-means schedule, tables, errors."""
+
+import subprocess
+import sys
+
+import joblib
+import numpy as np
+import pytest
+import torch
+
+from skhash.datasets import cnnh_split, load_digits
+from skhash.neighbors import KNeighborsRetriever
+from skhash.quantization import DeepQuanHasher, ProductQuantizer, _deepquan
+from skhash.quantization._deepquan import DeepQuanLoss, weighted_triplet_loss
+from skhash.quantization._pq import fit_codebooks
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = load_digits(return_X_y=True)
+    s = cnnh_split(y, n_queries_per_class=20, n_train=None, random_state=0)
+    return X[s.query], y[s.query], X[s.database], y[s.database]
+
+
+def _fast(**kw):
+    params = dict(M=2, K=16, hidden_layer_sizes=(32,), pretrain_epochs=3, max_epochs=3,
+                  batch_size=64, lr=3e-3, random_state=0)
+    params.update(kw)
+    return DeepQuanHasher(**params)
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    return _fast().fit(data[2])
+
+
+# ----------------------------------------------------------------- the loss
+def test_weighted_triplet_loss_and_gradient_hand_values():
+    # ||z - C+|| = 5, ||z - C-|| = 10
+    z = torch.zeros(1, 2, requires_grad=True)
+    pos, neg = torch.tensor([[3.0, 4.0]]), torch.tensor([[6.0, 8.0]])
+    loss = weighted_triplet_loss(z, pos, neg, margin=4.0, lam=0.5)
+    assert loss.item() == pytest.approx(4.0 - (0.5 * 10 - 5), abs=1e-6)
+    loss.sum().backward()
+    # d/dz [s - lam ||z - C-|| + ||z - C+||] = -lam (z - C-)/10 + (z - C+)/5
+    np.testing.assert_allclose(z.grad.numpy(), [[0.3 - 0.6, 0.4 - 0.8]], atol=1e-6)
+
+    # satisfied margin: zero loss, zero gradient
+    z2 = torch.zeros(1, 2, requires_grad=True)
+    loss2 = weighted_triplet_loss(z2, pos, neg, margin=1.0, lam=0.9)  # 1 - (9 - 5) < 0
+    assert loss2.item() == 0.0
+    loss2.sum().backward()
+    np.testing.assert_array_equal(z2.grad.numpy(), 0.0)
+
+
+def test_loss_module_terms_hand_values():
+    crit = DeepQuanLoss(margin=3.0, lam=0.5, eta=0.1)
+    z = torch.tensor([[0.1, 0.0, 0.0, 0.0]])
+    x, x_hat = torch.tensor([[1.0, 2.0]]), torch.tensor([[0.0, 0.0]])
+    # before codebooks: reconstruction only (squared error summed over features)
+    assert crit((z, x_hat), x).item() == pytest.approx(0.1 * 5.0)
+    # M=2, K=2, d=2: nearest codewords are the zeros; the negatives are forced
+    codebooks = np.array([[[0, 0], [3, 4]], [[0, 0], [0, 0]]], dtype=np.float32)
+    crit.set_codebooks(codebooks)
+    terms = crit.terms((z, x_hat), x)
+    d_pos, d_neg = 0.1, np.hypot(2.9, 4.0)
+    assert terms["triplet"].item() == pytest.approx(3.0 - (0.5 * d_neg - d_pos), rel=1e-5)
+    quad = DeepQuanLoss(quantization_loss="quadratic")
+    quad.set_codebooks(codebooks)
+    assert quad.terms((z, x_hat), x)["quadratic"].item() == pytest.approx(0.01, rel=1e-5)
+
+
+def test_negatives_are_never_the_assigned_codeword():
+    torch.manual_seed(0)
+    codebooks = torch.randn(3, 5, 2)
+    z = torch.randn(400, 6)
+    pos, neg = _deepquan._assigned_and_negative(z, codebooks)
+    sub = z.reshape(-1, 3, 2)
+    nearest = ((sub[:, :, None] - codebooks[None]) ** 2).sum(-1).argmin(-1)
+    np.testing.assert_array_equal(
+        pos.reshape(-1, 3, 2).numpy(), codebooks[torch.arange(3)[None], nearest].numpy()
+    )
+    assert not (neg.reshape(-1, 3, 2) == pos.reshape(-1, 3, 2)).all(-1).any()
+
+
+# ------------------------------------------------------- training schedule
+def test_codebooks_update_every_epoch_and_loss_decreases(data, monkeypatch):
+    calls = []
+
+    def spy(Z, M, K, **kw):
+        out = fit_codebooks(Z, M, K, **kw)
+        calls.append((kw["init"] is not None, out[0].copy(), out[1].copy()))
+        return out
+
+    monkeypatch.setattr(_deepquan, "fit_codebooks", spy)
+    est = _fast(pretrain_epochs=2, max_epochs=6).fit(data[2])
+    # one k-means after pre-training, one per epoch, one final on all rows
+    assert len(calls) == 1 + 6 + 1
+    assert [warm for warm, _, _ in calls] == [False] + [True] * 7
+    for (_, before, _), (_, after, _) in zip(calls[:-1], calls[1:-1]):
+        assert not np.allclose(before, after)  # the codebooks move every epoch
+    assert (calls[0][2] != calls[-2][2]).any()  # and assignments change
+    losses = [h["train_loss"] for h in est.history_]
+    assert len(losses) == 2 + 6
+    assert losses[-1] < losses[2]  # the objective decreases over the triplet epochs
+    np.testing.assert_array_equal(est.codebooks_, calls[-1][1])
+
+
+def test_dae_pq_is_kmeans_of_the_pretrained_code(data):
+    Xdb = data[2]
+    dae = _fast(quantization_loss=None).fit(Xdb)
+    assert len(dae.history_) == 3  # pre-training only
+    Z = dae.embed(Xdb)
+    codes = dae.transform(Xdb)
+    brute = np.stack(
+        [np.argmin(((Z[:, None, m * 16:(m + 1) * 16] - dae.codebooks_[m][None]) ** 2).sum(-1), 1)
+         for m in range(2)], axis=1)
+    np.testing.assert_array_equal(codes, brute)
+    # training on the triplet objective moves the network away from the pre-trained one
+    full = _fast().fit(Xdb)
+    assert not np.allclose(full.embed(Xdb[:20]), Z[:20])
+
+
+def test_labels_are_ignored_and_fit_repeats(fitted, data):
+    Xq, yq, Xdb, ydb = data
+    again = _fast().fit(Xdb, ydb)
+    np.testing.assert_array_equal(again.transform(Xq), fitted.transform(Xq))
+    np.testing.assert_array_equal(again.codebooks_, fitted.codebooks_)
+
+
+# ------------------------------------------------------------------ search
+def test_codes_shapes_and_inverse_transform(fitted, data):
+    Xq = data[0]
+    codes = fitted.transform(Xq)
+    assert codes.shape == (len(Xq), 2) and codes.dtype == np.uint8 and codes.max() < 16
+    assert fitted.embed(Xq).shape == (len(Xq), 32)
+    assert fitted.codebooks_.shape == (2, 16, 16)
+    assert fitted.n_bits_ == 8
+    rec = fitted.inverse_transform(codes)
+    assert rec.shape == Xq.shape and rec.dtype == np.float32
+    with torch.no_grad():
+        ref = fitted.net_.module_.decoder(torch.as_tensor(fitted.code_space_.decode(codes)))
+    np.testing.assert_allclose(rec, ref.numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("asymmetric", [False, True])
+def test_tables_match_brute_force(fitted, data, asymmetric):
+    Xq, _, Xdb, _ = data
+    dc = fitted.transform(Xdb[:60])
+    q = fitted.embed(Xq[:15]) if asymmetric else fitted.transform(Xq[:15])
+    qv = q if asymmetric else fitted.code_space_.decode(q)
+    brute = ((qv[:, None] - fitted.code_space_.decode(dc)[None]) ** 2).sum(-1)
+    np.testing.assert_allclose(fitted.code_space_.pairwise(q, dc, asymmetric=asymmetric), brute,
+                               rtol=1e-4, atol=1e-4)
+
+
+def test_retrieval_beats_chance_symmetric_and_asymmetric(fitted, data):
+    Xq, yq, Xdb, ydb = data
+    for asymmetric in (False, True):
+        r = KNeighborsRetriever(fitted, n_neighbors=10, asymmetric=asymmetric).fit(Xdb, ydb)
+        assert r.score(Xq, yq) > 0.3  # chance is 0.1
+    assert fitted.score(Xq, yq) > 0.2
+
+
+def test_joblib_round_trip_in_fresh_process(fitted, data, tmp_path):
+    Xq = data[0]
+    joblib.dump(fitted, tmp_path / "q.joblib")
+    np.save(tmp_path / "X.npy", Xq)
+    code = (
+        "import joblib, numpy as np;"
+        f"q = joblib.load(r'{tmp_path / 'q.joblib'}');"
+        f"X = np.load(r'{tmp_path / 'X.npy'}');"
+        f"np.save(r'{tmp_path / 'c.npy'}', q.transform(X));"
+        f"np.save(r'{tmp_path / 'r.npy'}', q.inverse_transform(q.transform(X)))"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    np.testing.assert_array_equal(np.load(tmp_path / "c.npy"), fitted.transform(Xq))
+    np.testing.assert_allclose(np.load(tmp_path / "r.npy"),
+                               fitted.inverse_transform(fitted.transform(Xq)), rtol=1e-6)
+
+
+# --------------------------------------------------------------- bad input
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        (dict(K=2000), "K=2000 codewords per subspace need at least 2000 training samples"),
+        (dict(M=3, code_dim=16), r"M \* \(L / M\) != L"),
+        (dict(lam=1.0), "'lam' parameter"),
+        (dict(lam=0.0), "'lam' parameter"),
+        (dict(margin=-0.5), "'margin' parameter"),
+        (dict(n_bits=10, K=16), "n_bits=10 cannot be met with K=16"),
+        (dict(n_bits=8, K=24), "K to be a power of 2"),
+        (dict(hidden_layer_sizes=(0,)), "hidden_layer_sizes must be positive"),
+    ],
+)
+def test_deepquan_bad_parameters(data, params, message):
+    with pytest.raises(ValueError, match=message):
+        _fast(**params).fit(data[2])
+
+
+def test_n_bits_sets_m(data):
+    est = _fast(n_bits=8, K=16, pretrain_epochs=1, max_epochs=1).fit(data[2])
+    assert est.transform(data[0][:3]).shape == (3, 2) and est.n_bits_ == 8
+
+
+def test_k_larger_than_training_rows_after_validation_split(data):
+    with pytest.raises(ValueError, match="after the validation split"):
+        _fast(K=300, validation_fraction=0.5).fit(data[2][:400])
+
+
+def test_nan_input_is_rejected(data):
+    X = data[2].copy()
+    X[3, 5] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        _fast().fit(X)
+
+
+# ----------------------------------------------------- product quantization
+def test_product_quantizer_codes_are_nearest_codewords(data):
+    Xq, yq, Xdb, ydb = data
+    pq = ProductQuantizer(M=4, K=16, random_state=0).fit(Xdb)
+    codes = pq.transform(Xq)
+    assert codes.shape == (len(Xq), 4) and pq.codebooks_.shape == (4, 16, 16)
+    sub = Xq.reshape(len(Xq), 4, 16)
+    brute = ((sub[:, :, None] - pq.codebooks_[None]) ** 2).sum(-1).argmin(-1)
+    np.testing.assert_array_equal(codes, brute)
+    np.testing.assert_allclose(pq.inverse_transform(codes),
+                               pq.codebooks_[np.arange(4)[None], codes].reshape(len(Xq), 64))
+    # codebooks are k-means centroids: each is the mean of its members on the training set
+    train_codes = pq.transform(Xdb)
+    members = Xdb[train_codes[:, 0] == train_codes[0, 0], :16]
+    np.testing.assert_allclose(pq.codebooks_[0, train_codes[0, 0]], members.mean(0), atol=1e-3)
+    assert pq.score(Xq, yq) > 0.5
+    again = ProductQuantizer(M=4, K=16, random_state=0).fit(Xdb, ydb)
+    np.testing.assert_array_equal(again.codebooks_, pq.codebooks_)
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        (dict(M=5), r"M=5 subspaces do not split the 64 features evenly"),
+        (dict(K=5000), "K=5000 codewords per subspace need at least 5000"),
+        (dict(n_bits=10, K=16), "n_bits=10 cannot be met"),
+    ],
+)
+def test_product_quantizer_bad_parameters(data, params, message):
+    with pytest.raises(ValueError, match=message):
+        ProductQuantizer(**params).fit(data[2])
