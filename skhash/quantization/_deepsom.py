@@ -1,0 +1,449 @@
+"""DeepSOM: deep supervised quantization by a self-organizing map (Wang et al., ACM MM 2017)."""
+
+import numbers
+import warnings
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.utils._param_validation import Interval, StrOptions
+from torch import nn
+
+from ..base import BaseQuantizer
+from ..nn import make_feature_extractor
+from ._som import SelfOrganizingMap, check_map_shape
+
+__all__ = [
+    "DeepSOMQuantizer",
+    "DeepSOMModule",
+    "DeepSOMLoss",
+    "pairwise_quantization_loss",
+    "sample_pairs",
+]
+
+
+def sample_pairs(y, n_pairs, generator=None):
+    """Draw a balanced set of pairs from a batch of class labels.
+
+    Among the ``n (n - 1) / 2`` unordered pairs ``(a, b)``, ``a < b``, of
+    the batch, draws without replacement ``h`` similar pairs (same label)
+    and ``h`` dissimilar ones, ``h = min(n_pairs // 2, #similar,
+    #dissimilar)`` -- always as many of each (none when the batch lacks
+    either kind).
+
+    Parameters
+    ----------
+    y : tensor of shape (n,)
+        Class labels (integers).
+    n_pairs : int
+        Pairs wanted in all (half similar, half dissimilar).
+    generator : torch.Generator or None
+        Random source (torch's global RNG when None).
+
+    Returns
+    -------
+    a, b : int64 tensors of shape (2 h,)
+        The two members of each pair (similar pairs first).
+    similar : bool tensor of shape (2 h,)
+    """
+    n = y.shape[0]
+    a, b = torch.triu_indices(n, n, offset=1, device=y.device)
+    same = y[a] == y[b]
+    sim_idx = torch.nonzero(same).flatten()
+    dis_idx = torch.nonzero(~same).flatten()
+    h = min(int(n_pairs) // 2, sim_idx.numel(), dis_idx.numel())
+    pick_s = sim_idx[torch.randperm(sim_idx.numel(), generator=generator)[:h].to(y.device)]
+    pick_d = dis_idx[torch.randperm(dis_idx.numel(), generator=generator)[:h].to(y.device)]
+    pick = torch.cat([pick_s, pick_d])
+    return a[pick], b[pick], torch.cat([same[pick_s], same[pick_d]])
+
+
+def pairwise_quantization_loss(U, a, b, similar, margin=None):
+    """DeepSOM's supervised quantization loss on the SOM responses ``U``.
+
+    With ``d_ab = ||U_a - U_b||^2 / m`` for ``U`` of shape ``(n, m)``
+    (``m`` nodes):
+
+    * ``margin=None`` (the paper's loss): ``mean_similar d_ab -
+      mean_dissimilar d_ab``;
+    * ``margin`` a float: ``mean_similar d_ab + mean_dissimilar max(0,
+      margin - d_ab)``, i.e. dissimilar pairs are pushed apart only until
+      they are ``margin`` apart (``margin=0``: similar pairs only).
+
+    Zero when there are no pairs. The differences are one-hot products
+    (``(onehot(a) - onehot(b)) @ U``), whose backward is deterministic,
+    unlike indexing.
+    """
+    if a.numel() == 0:
+        return U.sum() * 0.0
+    n, m = U.shape
+    diff = (F.one_hot(a, n) - F.one_hot(b, n)).to(U.dtype) @ U  # (k, m)
+    d = diff.pow(2).sum(1) / m
+    sim = similar.to(U.dtype)
+    dis = 1 - sim
+    pull = (sim * d).sum() / sim.sum().clamp(min=1)
+    if margin is None:
+        return pull - (dis * d).sum() / dis.sum().clamp(min=1)
+    return pull + (dis * (margin - d).clamp(min=0)).sum() / dis.sum().clamp(min=1)
+
+
+class DeepSOMModule(nn.Module):
+    """Backbone -> fc8 -> {classifier, L2-normalisation -> inner-product SOM layer}.
+
+    ``forward`` returns ``(logits, z, U)``: class scores of the classifier on
+    fc8 (``(n, C)``), the L2-normalised fc8 features ``z`` (``(n, d)``) and
+    the SOM layer's response map ``U = z C^T`` (``(n, m)``), the inner
+    product with each of the ``m`` unit codewords. The codewords are a
+    buffer, not a parameter: the SOM algorithm sets them, not SGD.
+    """
+
+    def __init__(self, backbone, *, embedding_dim, n_nodes, n_classes, augment=None):
+        super().__init__()
+        self.augment = augment
+        self.backbone = backbone
+        self.fc8 = nn.Linear(backbone.out_features, embedding_dim)
+        self.classifier = nn.Linear(embedding_dim, n_classes)
+        self.register_buffer(
+            "codewords", F.normalize(torch.randn(n_nodes, embedding_dim), dim=1)
+        )
+
+    def set_codewords(self, codebook):
+        """Copy a ``(m, d)`` codebook (e.g. a fitted SOM's) into the SOM layer."""
+        with torch.no_grad():
+            self.codewords.copy_(torch.as_tensor(np.asarray(codebook, dtype=np.float32)))
+
+    def forward(self, x):
+        if self.augment is not None:
+            x = self.augment(x)
+        f = self.fc8(self.backbone(x))
+        z = F.normalize(f, dim=1)
+        return self.classifier(f), z, z @ self.codewords.T
+
+
+class DeepSOMLoss(nn.Module):
+    """``cross_entropy(logits, y) + lam * pairwise_quantization_loss(U, pairs, margin)``.
+
+    ``n_pairs`` balanced pairs are drawn from each batch
+    (:func:`sample_pairs`). The quantization term is switched on by
+    setting ``quantization = True`` (done once the SOM exists: during
+    pre-training it is off).
+    """
+
+    def __init__(self, lam=1.0, n_pairs=256, margin=0.1):
+        super().__init__()
+        self.lam = float(lam)
+        self.n_pairs = int(n_pairs)
+        self.margin = None if margin is None else float(margin)
+        self.quantization = False
+
+    def terms(self, output, y):
+        """``{"classification": ..., "quantization": ...}`` scalar tensors."""
+        logits, _, U = output
+        if self.quantization and self.lam > 0:
+            quant = pairwise_quantization_loss(U, *sample_pairs(y, self.n_pairs),
+                                               margin=self.margin)
+        else:
+            quant = logits.new_zeros(())
+        return {"classification": F.cross_entropy(logits, y), "quantization": quant}
+
+    def forward(self, output, y):
+        terms = self.terms(output, y)
+        return terms["classification"] + self.lam * terms["quantization"]
+
+
+class DeepSOMQuantizer(BaseQuantizer):
+    """Deep supervised quantization by a self-organizing map (DeepSOM).
+
+    A network (a CNN for images, an MLP for vectors) ends in a linear
+    layer ``fc8`` of ``embedding_dim`` units (by default twice the number
+    of classes), followed by two branches:
+
+    1. classification: a linear layer and softmax cross-entropy;
+    2. quantization: L2-normalisation of fc8, then an inner-product SOM
+       layer whose weights are ``m = rows * cols`` unit codewords laid out
+       on a 2-D grid; its output map is ``U = z C^T``, the similarity of the
+       normalised feature ``z`` to every codeword.
+
+    Loss: ``cross_entropy + lam * L_q``, where ``L_q`` is the supervised
+    quantization loss over balanced pairs drawn from each batch
+    (:func:`pairwise_quantization_loss`): ``||U_a - U_b||^2 / m`` averaged
+    over similar pairs minus the same over dissimilar pairs.
+
+    Training schedule (see :meth:`fit`): pretrain the network with the
+    classifier alone (``max_epochs`` epochs); train the SOM on the
+    normalised fc8 features of the training set with the classic
+    neighbourhood update and a shrinking radius
+    (:class:`SelfOrganizingMap`, ``som_iterations`` updates); then
+    ``n_alternations`` times: train the whole network with the full loss
+    (``alternation_epochs`` epochs), and retrain the SOM on the new
+    features, starting from its current codewords. ``n_alternations=0``
+    is the paper's DeepSOM-0.
+
+    A code is the index of the node with the largest response
+    (``argmax U``), ``(n, 1)`` -- a product code with ``M = 1`` and
+    ``K = m`` (uint8 up to 256 nodes, uint16 above). Two codes are compared
+    by the squared distance between their codewords
+    (:class:`skhash.codes.ProductSpace`), read from a stored ``m x m``
+    table when it fits in ``ProductSpace.max_table_bytes`` (64 MiB: maps of
+    up to 4,096 nodes) and computed from the codewords per query otherwise
+    (a 75 x 75 map). Asymmetric search compares ``z`` itself with the
+    codewords. :meth:`predict` is the classification branch.
+
+    Parameters
+    ----------
+    map_shape : tuple (rows, cols), default=(20, 20)
+        The SOM grid; each side >= 1.
+    n_alternations : int >= 0, default=10
+        Rounds of {train the network, retrain the SOM} after the SOM's first
+        training; 0 gives DeepSOM-0.
+    lam : float >= 0, default=1.0
+        Weight of the quantization loss.
+    initial_radius : float > 0 or "auto", default="auto"
+        Neighbourhood radius of the SOM at its first update, in grid units;
+        "auto" is half the longer side of the map.
+    final_radius : float > 0, default=0.5
+        Radius at the SOM's last update.
+    som_iterations : int, default=5000
+        Updates (one training sample each) per SOM training.
+    som_learning_rate : float in (0, 1], default=0.5
+        SOM learning rate at the first update (decays to 0.01).
+    n_pairs : int, default=256
+        Pairs drawn from each batch for the quantization loss (half similar,
+        half dissimilar).
+    alternation_epochs : int, default=1
+        Epochs of network training in each alternation round.
+    embedding_dim : int or "auto", default="auto"
+        Width of fc8; "auto" is twice the number of classes.
+    feature_units : int or None, default=512
+        Feature layer after skhash's own CNNs (see
+        :func:`skhash.nn.make_feature_extractor`).
+    shift_augment : int, default=2
+        Random shifts of up to this many pixels for training images of side
+        >= 16.
+    input_shape, backbone, hidden_units, max_epochs, batch_size, lr,
+    optimizer, weight_decay, validation_fraction, early_stopping,
+    n_iter_no_change, callbacks, verbose, device, random_state
+        Shared training parameters; see :class:`skhash.base.BaseDeepEncoder`.
+        ``max_epochs`` is the length of the pre-training.
+
+    Attributes
+    ----------
+    net_ : skorch.NeuralNet
+        The trained network (``net_.history`` spans pre-training and every
+        alternation round).
+    classes_ : ndarray of shape (n_classes,)
+    som_ : SelfOrganizingMap
+        The map trained last, on the final features (metric "cosine").
+    codebooks_ : ndarray of shape (1, rows * cols, embedding_dim)
+        The unit codewords, as one product-code codebook.
+    grid_ : ndarray of shape (rows * cols, 2)
+        Grid coordinates (row, col) of each node.
+    map_shape_ : tuple (rows, cols)
+    code_space_ : skhash.codes.ProductSpace
+    n_features_in_ : int
+
+    See Also
+    --------
+    SelfOrganizingMap : the SOM on its own.
+    DPQQuantizer : supervised product quantization, end to end.
+    skhash.plotting.plot_response_map, skhash.plotting.plot_som : figures.
+
+    Notes
+    -----
+    M. Wang, W. Zhou, Q. Tian, J. Pu and H. Li, "Deep Supervised
+    Quantization by Self-Organizing Map", ACM Multimedia 2017. What we
+    changed: image inputs use skhash's CNN with a feature layer and random
+    shifts instead of CNN-F; Adam instead of SGD; pairs are drawn within
+    each batch and the loss terms are means (over pairs, and over the
+    nodes of ``U``), so ``lam`` does not depend on the map size; the
+    SOM's codewords are set by the SOM algorithm only (not by SGD); the
+    defaults (a 20 x 20 map, radius 10) suit 28 x 28 images on a CPU, where
+    the paper uses a 75 x 75 map with radius 65. See the docs page for the
+    mapping to the paper's equations.
+
+    Examples
+    --------
+    >>> from skhash.datasets import load_digits
+    >>> from skhash.quantization import DeepSOMQuantizer
+    >>> X, y = load_digits(return_X_y=True)
+    >>> q = DeepSOMQuantizer(map_shape=(8, 8), n_alternations=1, max_epochs=3,
+    ...                      som_iterations=1000, input_shape=(1, 8, 8), random_state=0)
+    >>> codes = q.fit(X, y).transform(X[:3])
+    >>> codes.shape, codes.dtype
+    ((3, 1), dtype('uint8'))
+    >>> q.inverse_transform(codes).shape
+    (3, 20)
+    >>> q.predict(X[:3]).shape
+    (3,)
+    """
+
+    _parameter_constraints = {
+        **BaseQuantizer._parameter_constraints,
+        "map_shape": [tuple, list],
+        "n_alternations": [Interval(numbers.Integral, 0, None, closed="left")],
+        "lam": [Interval(numbers.Real, 0, None, closed="left")],
+        "margin": [Interval(numbers.Real, 0, None, closed="left"), None],
+        "initial_radius": [StrOptions({"auto"}), Interval(numbers.Real, 0, None, closed="neither")],
+        "final_radius": [Interval(numbers.Real, 0, None, closed="neither")],
+        "som_iterations": [Interval(numbers.Integral, 1, None, closed="left")],
+        "som_learning_rate": [Interval(numbers.Real, 0, 1, closed="right")],
+        "n_pairs": [Interval(numbers.Integral, 2, None, closed="left")],
+        "alternation_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
+        "embedding_dim": [StrOptions({"auto"}), Interval(numbers.Integral, 1, None, closed="left")],
+        "feature_units": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "shift_augment": [Interval(numbers.Integral, 0, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        map_shape=(20, 20),
+        *,
+        n_alternations=10,
+        lam=1.0,
+        margin=0.1,
+        initial_radius="auto",
+        final_radius=0.5,
+        som_iterations=5000,
+        som_learning_rate=0.5,
+        n_pairs=256,
+        alternation_epochs=1,
+        embedding_dim="auto",
+        feature_units=512,
+        shift_augment=2,
+        input_shape=None,
+        backbone="auto",
+        hidden_units=(512,),
+        max_epochs=20,
+        batch_size=128,
+        lr=1e-3,
+        optimizer="adam",
+        weight_decay=0.0,
+        validation_fraction=None,
+        early_stopping=False,
+        n_iter_no_change=5,
+        callbacks=None,
+        verbose=0,
+        device="cpu",
+        random_state=None,
+    ):
+        self.map_shape = map_shape
+        self.n_alternations = n_alternations
+        self.lam = lam
+        self.margin = margin
+        self.initial_radius = initial_radius
+        self.final_radius = final_radius
+        self.som_iterations = som_iterations
+        self.som_learning_rate = som_learning_rate
+        self.n_pairs = n_pairs
+        self.alternation_epochs = alternation_epochs
+        self.embedding_dim = embedding_dim
+        self.feature_units = feature_units
+        self.shift_augment = shift_augment
+        self.input_shape = input_shape
+        self.backbone = backbone
+        self.hidden_units = hidden_units
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.optimizer = optimizer
+        self.weight_decay = weight_decay
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.n_iter_no_change = n_iter_no_change
+        self.callbacks = callbacks
+        self.verbose = verbose
+        self.device = device
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ model
+    def _check_params_consistency(self):
+        super()._check_params_consistency()
+        self._map_shape = check_map_shape(self.map_shape, type(self).__name__)
+
+    def _build_module(self, n_features, n_outputs):
+        dim = self.embedding_dim
+        self._embedding_dim = 2 * n_outputs if dim == "auto" else int(dim)
+        backbone, augment = make_feature_extractor(
+            self.backbone, n_features, self._input_shape, hidden_units=self.hidden_units,
+            feature_units=self.feature_units, shift_augment=self.shift_augment,
+        )
+        rows, cols = self._map_shape
+        return DeepSOMModule(backbone, embedding_dim=self._embedding_dim, n_nodes=rows * cols,
+                             n_classes=n_outputs, augment=augment)
+
+    def _build_criterion(self, n_outputs):
+        return DeepSOMLoss(lam=self.lam, n_pairs=self.n_pairs, margin=self.margin)
+
+    # --------------------------------------------------------------- schedule
+    def _train(self, X, y):
+        """pretrain -> train_som -> n_alternations x (train_all -> retrain_som)."""
+        net = self.net_
+        super()._train(X, y)  # pretrain: classification only (max_epochs epochs)
+        self._train_som(X, init="random")  # train_som
+        net.criterion_.quantization = True
+        for _ in range(self.n_alternations):
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*initialized.*", category=UserWarning)
+                net.partial_fit(X, y, epochs=self.alternation_epochs)  # train_all
+            self._train_som(X, init=self.som_.codebook_)  # retrain_som
+
+    def _train_som(self, X, init):
+        """Fit the SOM on the normalised fc8 features of ``X``; load it into the net."""
+        # seeded from torch's RNG, which fit seeds from random_state
+        seed = int(torch.randint(np.iinfo(np.int32).max, (1,)).item())
+        Z = self._collect(X, 1)
+        self.som_ = SelfOrganizingMap(
+            self._map_shape, n_iterations=self.som_iterations,
+            initial_radius=self.initial_radius, final_radius=self.final_radius,
+            learning_rate=self.som_learning_rate, metric="cosine", init=init,
+            random_state=seed,
+        ).fit(Z)
+        self.net_.module_.set_codewords(self.som_.codebook_)
+
+    def _after_fit(self, X, y):
+        self.map_shape_ = self._map_shape
+        self.grid_ = self.som_.grid_
+        self.codebooks_ = self.som_.codebook_[None].astype(np.float32)
+        super()._after_fit(X, y)
+
+    # -------------------------------------------------------------- inference
+    def _collect(self, X, part, reduce=None):
+        """Concatenate output ``part`` (0 logits, 1 z, 2 U) over batches, in eval
+        mode on the CPU; ``reduce`` maps each batch's tensor first (memory:
+        one batch of responses at a time)."""
+        chunks = []
+        # the DataLoader draws a seed from the global RNG: keep the caller's
+        with torch.no_grad(), torch.random.fork_rng(devices=[]):
+            for out in self.net_.forward_iter(X, training=False, device="cpu"):
+                t = out[part]
+                chunks.append(t if reduce is None else reduce(t))
+        return torch.cat(chunks).numpy()
+
+    def _codes(self, X):
+        return self._collect(X, 2, lambda U: U.argmax(dim=1))[:, None]
+
+    def _embed(self, X):
+        return self._collect(X, 1)
+
+    def response_map(self, X):
+        """The SOM layer's responses ``U = z C^T`` on the grid: ``(n, rows, cols)``."""
+        X = self._validated(X)
+        return self._collect(X, 2).reshape(X.shape[0], *self.map_shape_)
+
+    def node_positions(self, codes):
+        """Grid coordinates (row, col) of codes ``(n, 1)``: ``(n, 2)`` integers."""
+        codes = self.code_space_.check_codes(codes)
+        return self.grid_[codes[:, 0].astype(np.intp)].astype(np.intp)
+
+    def decision_function(self, X):
+        """Class scores of the classification branch ``(n_samples, n_classes)``."""
+        X = self._validated(X)
+        return self._collect(X, 0)
+
+    def predict_proba(self, X):
+        """Class probabilities (softmax of the classification branch)."""
+        return torch.softmax(torch.from_numpy(self.decision_function(X)), dim=1).numpy()
+
+    def predict(self, X):
+        """Class labels from the classification branch."""
+        return self.classes_[np.argmax(self.decision_function(X), axis=1)]

@@ -1,0 +1,395 @@
+"""DeepSOMQuantizer and SelfOrganizingMap: SOM updates by hand, pair sampling,
+the pairwise loss, codes, schedule, bad input, persistence and plots."""
+
+import subprocess
+import sys
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from sklearn.frozen import FrozenEstimator
+
+from skhash.datasets import cnnh_split, load_digits
+from skhash.neighbors import KNeighborsRetriever
+from skhash.quantization import DeepSOMQuantizer, SelfOrganizingMap
+from skhash.quantization._deepsom import DeepSOMLoss, pairwise_quantization_loss, sample_pairs
+from skhash.quantization._som import decay_schedule, grid_coordinates, som_step
+
+FAST = dict(map_shape=(6, 6), n_alternations=2, max_epochs=3, som_iterations=600,
+            input_shape=(1, 8, 8), random_state=0)
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = load_digits(return_X_y=True)
+    s = cnnh_split(y, n_queries_per_class=20, n_train=None, random_state=0)
+    return X[s.query], y[s.query], X[s.database], y[s.database]
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    _, _, Xdb, ydb = data
+    return DeepSOMQuantizer(**FAST).fit(Xdb, ydb)
+
+
+# ----------------------------------------------------------------- the SOM
+def test_som_step_by_hand_gaussian():
+    grid = grid_coordinates((1, 3))  # nodes at columns 0, 1, 2
+    codebook = np.array([[0.0], [1.0], [3.0]])
+    winner = som_step(codebook, grid, np.array([1.2]), radius=1.0, learning_rate=0.5)
+    assert winner == 1
+    h = np.exp(-np.array([1.0, 0.0, 1.0]) / 2.0)  # grid distances 1, 0, 1
+    expected = np.array([0.0, 1.0, 3.0]) + 0.5 * h * (1.2 - np.array([0.0, 1.0, 3.0]))
+    np.testing.assert_allclose(codebook[:, 0], expected)
+    # the winner moves most, its neighbours less, all towards the sample
+    assert codebook[1, 0] == pytest.approx(1.1)
+    assert 0 < codebook[0, 0] < 1.2 and 1.2 < codebook[2, 0] < 3.0
+
+
+def test_som_step_by_hand_bubble_and_cosine():
+    grid = grid_coordinates((2, 2))  # (0,0) (0,1) (1,0) (1,1)
+    codebook = np.eye(4)[:, :2].copy()
+    codebook[2:] = [[-1.0, 0.0], [0.0, -1.0]]
+    x = np.array([2.0, 0.2])  # normalised to ~[0.995, 0.0995]: winner node 0
+    before = codebook.copy()
+    winner = som_step(codebook, grid, x, radius=1.0, learning_rate=0.5,
+                      neighborhood="bubble", metric="cosine")
+    assert winner == 0
+    xn = x / np.linalg.norm(x)
+    for i in (0, 1, 2):  # within radius 1 of the winner: moved, then renormalised
+        moved = before[i] + 0.5 * (xn - before[i])
+        np.testing.assert_allclose(codebook[i], moved / np.linalg.norm(moved))
+    np.testing.assert_array_equal(codebook[3], before[3])  # diagonal: distance sqrt(2) > 1
+    np.testing.assert_allclose(np.linalg.norm(codebook, axis=1), 1.0)
+
+
+def test_radius_and_learning_rate_shrink():
+    radii = decay_schedule(10.0, 0.5, 50)
+    assert radii[0] == 10.0 and radii[-1] == pytest.approx(0.5)
+    assert np.all(np.diff(radii) < 0)
+    np.testing.assert_allclose(radii[1:] / radii[:-1], (0.5 / 10.0) ** (1 / 49))
+    assert decay_schedule(3.0, 1.0, 1).tolist() == [3.0]
+
+
+def test_som_orders_a_line():
+    # 1-D data on a 1 x 10 map: the codewords end up monotone along the map
+    X = np.linspace(0, 1, 200)[:, None]
+    som = SelfOrganizingMap((1, 10), n_iterations=3000, random_state=0).fit(X)
+    c = som.codebook_[:, 0]
+    assert np.all(np.diff(c) > 0) or np.all(np.diff(c) < 0)
+    assert som.quantization_error(X) < 0.05
+    assert som.topographic_error(X) == 0.0
+
+
+def test_som_codes_and_search(data):
+    Xq, yq, Xdb, ydb = data
+    som = SelfOrganizingMap((5, 6), n_iterations=2000, random_state=0).fit(Xdb)
+    codes = som.transform(Xq)
+    assert codes.shape == (len(Xq), 1) and codes.dtype == np.uint8
+    d2 = ((Xq[:, None, :] - som.codebook_[None]) ** 2).sum(-1)
+    np.testing.assert_array_equal(codes[:, 0], d2.argmin(1))
+    np.testing.assert_array_equal(som.inverse_transform(codes), som.codebook_[codes[:, 0]])
+    np.testing.assert_array_equal(som.node_positions(codes), som.grid_[codes[:, 0]])
+    assert som.grid_.shape == (30, 2) and som.grid_[7].tolist() == [1, 1]
+    U = som.response_map(Xq)
+    assert U.shape == (len(Xq), 5, 6)
+    np.testing.assert_array_equal(U.reshape(len(Xq), -1).argmax(1), codes[:, 0])
+    r = KNeighborsRetriever(FrozenEstimator(som), n_neighbors=5).fit(Xdb, ydb)
+    assert r.score(Xq, yq) > 0.5
+    assert 0.5 < som.score(Xdb, ydb) <= 1
+    # repeatable with a seed
+    again = SelfOrganizingMap((5, 6), n_iterations=2000, random_state=0).fit(Xdb)
+    np.testing.assert_array_equal(again.codebook_, som.codebook_)
+
+
+def test_som_cosine_and_warm_start(data):
+    Xdb = data[2]
+    som = SelfOrganizingMap((4, 4), metric="cosine", init="pca", n_iterations=500,
+                            random_state=0).fit(Xdb)
+    np.testing.assert_allclose(np.linalg.norm(som.codebook_, axis=1), 1.0, rtol=1e-5)
+    Z = som.embed(Xdb)
+    np.testing.assert_array_equal(som.transform(Xdb)[:, 0], (Z @ som.codebook_.T).argmax(1))
+    warm = SelfOrganizingMap((4, 4), metric="cosine", init=som.codebook_, n_iterations=1,
+                             learning_rate=1e-6, final_learning_rate=1e-6).fit(Xdb)
+    np.testing.assert_allclose(warm.codebook_, som.codebook_, atol=1e-5)
+    with pytest.raises(ValueError, match="init must have shape"):
+        SelfOrganizingMap((3, 3), init=som.codebook_).fit(Xdb)
+
+
+def test_som_large_map_codes_are_uint16():
+    X = np.random.RandomState(0).rand(50, 3)
+    som = SelfOrganizingMap((17, 16), n_iterations=50, random_state=0).fit(X)
+    assert som.transform(X).dtype == np.uint16
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        (dict(map_shape=(0, 5)), "map_shape"),
+        (dict(map_shape=(3,)), "map_shape"),
+        (dict(initial_radius=0.0), "initial_radius"),
+        (dict(final_radius=-1.0), "final_radius"),
+        (dict(learning_rate=1.5), "learning_rate"),
+    ],
+)
+def test_som_bad_parameters(params, match):
+    with pytest.raises(ValueError, match=match):
+        SelfOrganizingMap(**params).fit(np.random.rand(10, 2))
+
+
+# ------------------------------------------------------- pairs and the loss
+def test_sample_pairs_balanced():
+    torch.manual_seed(0)
+    y = torch.tensor([0, 0, 0, 1, 1, 2, 2, 2, 2, 3])
+    a, b, similar = sample_pairs(y, 16)
+    assert len(a) == 16 and similar.sum() == 8 and (~similar).sum() == 8
+    assert torch.all(a < b)
+    np.testing.assert_array_equal((y[a] == y[b]).numpy(), similar.numpy())
+    pairs = set(zip(a.tolist(), b.tolist()))
+    assert len(pairs) == 16  # without replacement
+    # 3 + 1 + 6 = 10 similar pairs exist: asking for more caps both kinds at 10
+    a, b, similar = sample_pairs(y, 100)
+    assert similar.sum() == 10 and (~similar).sum() == 10
+    # no similar pair in the batch: no pairs at all (never unbalanced)
+    a, b, similar = sample_pairs(torch.arange(5), 8)
+    assert len(a) == 0
+
+
+def test_sample_pairs_is_seeded():
+    y = torch.randint(0, 3, (40,), generator=torch.Generator().manual_seed(0))
+    first = sample_pairs(y, 20, generator=torch.Generator().manual_seed(1))
+    second = sample_pairs(y, 20, generator=torch.Generator().manual_seed(1))
+    for u, v in zip(first, second):
+        torch.testing.assert_close(u, v)
+
+
+def test_pairwise_loss_by_hand():
+    U = torch.tensor([[1.0, 0.0], [0.5, 0.5], [0.0, 1.0]], requires_grad=True)
+    a = torch.tensor([0, 0, 1])
+    b = torch.tensor([1, 2, 2])
+    similar = torch.tensor([True, False, False])
+    # ||U0 - U1||^2 / 2 = 0.25; dissimilar: ||U0 - U2||^2 / 2 = 1, ||U1 - U2||^2 / 2 = 0.25
+    loss = pairwise_quantization_loss(U, a, b, similar)
+    assert loss.item() == pytest.approx(0.25 - (1.0 + 0.25) / 2)
+    loss.backward()
+    assert U.grad is not None and U.grad.abs().sum() > 0
+    # with a margin, dissimilar pairs push only while closer than the margin:
+    # 0.25 + (max(0, 0.5 - 1) + max(0, 0.5 - 0.25)) / 2
+    got = pairwise_quantization_loss(U.detach(), a, b, similar, margin=0.5)
+    assert got.item() == pytest.approx(0.25 + 0.25 / 2)
+    # margin 0: similar pairs only
+    got = pairwise_quantization_loss(U.detach(), a, b, similar, margin=0.0)
+    assert got.item() == pytest.approx(0.25)
+    empty = torch.empty(0, dtype=torch.int64)
+    assert pairwise_quantization_loss(U, empty, empty, empty.bool()).item() == 0.0
+
+
+def test_loss_combines_terms_and_waits_for_the_som():
+    torch.manual_seed(0)
+    loss = DeepSOMLoss(lam=0.5, n_pairs=8)
+    out = (torch.randn(6, 3), torch.randn(6, 4), torch.randn(6, 9))
+    y = torch.tensor([0, 0, 1, 1, 2, 2])
+    ce = torch.nn.functional.cross_entropy(out[0], y)
+    assert loss(out, y).item() == pytest.approx(ce.item())  # pre-training: no pairs
+    loss.quantization = True
+    torch.manual_seed(1)
+    terms = loss.terms(out, y)
+    torch.manual_seed(1)
+    assert loss(out, y).item() == pytest.approx(
+        (terms["classification"] + 0.5 * terms["quantization"]).item())
+    assert terms["quantization"].item() != 0.0
+
+
+# ------------------------------------------------------------ the estimator
+def test_codes_are_the_argmax_of_the_map(fitted, data):
+    Xq = data[0]
+    codes = fitted.transform(Xq)
+    assert codes.shape == (len(Xq), 1) and codes.dtype == np.uint8
+    U = fitted.response_map(Xq)
+    assert U.shape == (len(Xq), 6, 6)
+    np.testing.assert_array_equal(codes[:, 0], U.reshape(len(Xq), -1).argmax(1))
+    # U is the inner product of the normalised fc8 with the unit codewords
+    z = fitted.embed(Xq)
+    C = fitted.codebooks_[0]
+    np.testing.assert_allclose(np.linalg.norm(z, axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(C, axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(U.reshape(len(Xq), -1), z @ C.T, atol=1e-5)
+    with torch.no_grad():
+        out = fitted.net_.forward(Xq)
+    np.testing.assert_allclose(out[2].numpy(), U.reshape(len(Xq), -1), atol=1e-6)
+
+
+def test_fitted_attributes(fitted, data):
+    Xq = data[0]
+    assert fitted.codebooks_.shape == (1, 36, 20)  # fc8 = 2 x 10 classes
+    assert fitted.codebooks_.dtype == np.float32
+    np.testing.assert_array_equal(fitted.codebooks_[0], fitted.som_.codebook_)
+    np.testing.assert_array_equal(
+        fitted.net_.module_.codewords.numpy(), fitted.codebooks_[0])
+    assert fitted.map_shape_ == (6, 6) and fitted.grid_.shape == (36, 2)
+    assert fitted.code_space_.M == 1 and fitted.code_space_.K == 36
+    codes = fitted.transform(Xq)
+    np.testing.assert_array_equal(fitted.inverse_transform(codes),
+                                  fitted.codebooks_[0][codes[:, 0]])
+    np.testing.assert_array_equal(fitted.node_positions(codes), fitted.grid_[codes[:, 0]])
+
+
+def test_predict_is_the_classification_branch(fitted, data):
+    Xq, yq, _, _ = data
+    scores = fitted.decision_function(Xq)
+    with torch.no_grad():
+        logits = fitted.net_.forward(Xq)[0].numpy()
+    np.testing.assert_allclose(scores, logits, atol=1e-6)
+    np.testing.assert_array_equal(fitted.predict(Xq), fitted.classes_[logits.argmax(1)])
+    np.testing.assert_allclose(fitted.predict_proba(Xq).sum(1), 1.0, rtol=1e-5)
+    assert np.mean(fitted.predict(Xq) == yq) > 0.7
+
+
+def test_learns_and_searches(fitted, data):
+    Xq, yq, Xdb, ydb = data
+    for asymmetric in (False, True):
+        r = KNeighborsRetriever(FrozenEstimator(fitted), n_neighbors=5,
+                                asymmetric=asymmetric).fit(Xdb, ydb)
+        dist, ind = r.kneighbors(Xq)
+        q = fitted.embed(Xq) if asymmetric else fitted.transform(Xq)
+        D = fitted.code_space_.pairwise(q, r.codes_, asymmetric=asymmetric)
+        np.testing.assert_allclose(dist, np.sort(D, axis=1)[:, :5], rtol=1e-5, atol=1e-6)
+        assert r.score(Xq, yq) > 0.5
+    assert fitted.score(Xq, yq) > 0.5
+
+
+def test_schedule_pretrain_then_alternations(fitted, data):
+    # history: max_epochs of pre-training, then alternation_epochs per round
+    assert len(fitted.history_) == 3 + 2 * 1
+    assert fitted.net_.criterion_.quantization
+    _, _, Xdb, ydb = data
+    zero = DeepSOMQuantizer(**{**FAST, "n_alternations": 0}).fit(Xdb, ydb)
+    assert len(zero.history_) == 3
+    # DeepSOM-0 and DeepSOM share the pre-training (same seed)
+    first = zero.net_.history[-1, "train_loss"]
+    assert fitted.net_.history[2, "train_loss"] == pytest.approx(first)
+
+
+def test_large_map_searches_without_a_stored_table(data):
+    # 65 x 65 = 4,225 nodes: a 68 MiB table, over ProductSpace.max_table_bytes
+    Xq, _, Xdb, ydb = data
+    q = DeepSOMQuantizer(map_shape=(65, 65), n_alternations=0, max_epochs=1,
+                         som_iterations=20, backbone="mlp", hidden_units=(16,),
+                         random_state=0).fit(Xdb[:300], ydb[:300])
+    assert not q.code_space_.stores_tables
+    codes = q.transform(Xq[:10])
+    assert codes.dtype == np.uint16
+    dist, ind = q.code_space_.kneighbors(codes, q.transform(Xdb[:300]), 3)
+    C = q.codebooks_[0]
+    db = q.transform(Xdb[:300])[:, 0]
+    brute = ((C[codes[:, 0]][:, None] - C[db][None]) ** 2).sum(-1)
+    np.testing.assert_allclose(dist, np.sort(brute, axis=1)[:, :3], rtol=1e-4, atol=1e-5)
+
+
+def test_repeatable_fit(fitted, data):
+    _, _, Xdb, ydb = data
+    again = DeepSOMQuantizer(**FAST).fit(Xdb, ydb)
+    np.testing.assert_array_equal(again.codebooks_, fitted.codebooks_)
+    np.testing.assert_array_equal(again.transform(Xdb), fitted.transform(Xdb))
+
+
+def test_embedding_dim_and_vectors(data):
+    _, _, Xdb, ydb = data
+    q = DeepSOMQuantizer(map_shape=(3, 4), embedding_dim=2, n_alternations=1, max_epochs=1,
+                         som_iterations=100, hidden_units=(16,), random_state=0)
+    q.fit(Xdb[:300], ydb[:300])
+    assert q.codebooks_.shape == (1, 12, 2)
+    assert q.transform(Xdb[:5]).shape == (5, 1)
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        (dict(map_shape=(0, 4)), "side of map_shape must be >= 1"),
+        (dict(map_shape=(4, -2)), "side of map_shape must be >= 1"),
+        (dict(map_shape=(4, 4, 4)), "map_shape must be a pair"),
+        (dict(initial_radius=0.0), "'initial_radius'"),
+        (dict(initial_radius=-3.0), "'initial_radius'"),
+        (dict(final_radius=0.0), "'final_radius'"),
+        (dict(lam=-1.0), "'lam'"),
+        (dict(n_alternations=-1), "'n_alternations'"),
+    ],
+)
+def test_bad_parameters(data, params, match):
+    _, _, Xdb, ydb = data
+    with pytest.raises(ValueError, match=match):
+        DeepSOMQuantizer(**{**FAST, **params}).fit(Xdb[:100], ydb[:100])
+
+
+def test_single_class_is_an_error(data):
+    _, _, Xdb, _ = data
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        DeepSOMQuantizer(**FAST).fit(Xdb[:50], np.zeros(50, dtype=int))
+
+
+def test_joblib_round_trip_in_fresh_process(fitted, data, tmp_path):
+    Xq = data[0]
+    joblib.dump(fitted, tmp_path / "q.joblib")
+    np.save(tmp_path / "X.npy", Xq)
+    code = (
+        "import joblib, numpy as np;"
+        f"q = joblib.load(r'{tmp_path / 'q.joblib'}');"
+        f"X = np.load(r'{tmp_path / 'X.npy'}');"
+        f"np.save(r'{tmp_path / 'c.npy'}', q.transform(X));"
+        f"np.save(r'{tmp_path / 'p.npy'}', q.predict(X))"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    np.testing.assert_array_equal(np.load(tmp_path / "c.npy"), fitted.transform(Xq))
+    np.testing.assert_array_equal(np.load(tmp_path / "p.npy"), fitted.predict(Xq))
+
+
+def test_fit_in_another_process_gives_the_same_codes(fitted, data, tmp_path):
+    Xq = data[0]
+    code = (
+        "import numpy as np;"
+        "from skhash.datasets import cnnh_split, load_digits;"
+        "from skhash.quantization import DeepSOMQuantizer;"
+        "X, y = load_digits(return_X_y=True);"
+        "s = cnnh_split(y, n_queries_per_class=20, n_train=None, random_state=0);"
+        f"q = DeepSOMQuantizer(**{FAST!r}).fit(X[s.database], y[s.database]);"
+        f"np.save(r'{tmp_path / 'c.npy'}', q.transform(X[s.query]))"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    np.testing.assert_array_equal(np.load(tmp_path / "c.npy"), fitted.transform(Xq))
+
+
+# ------------------------------------------------------------------ plots
+def test_plots_render_without_a_display(fitted, data, tmp_path):
+    mpl = pytest.importorskip("matplotlib")
+    mpl.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from skhash.plotting import plot_node_labels, plot_response_map, plot_som
+
+    Xq, yq, _, _ = data
+    fig, axes = plt.subplots(1, 3, figsize=(12, 4))
+    assert plot_response_map(fitted, Xq[0], ax=axes[0]) is axes[0]
+    assert plot_som(fitted, Xq, yq, ax=axes[1]) is axes[1]  # 20-D: projected
+    assert plot_node_labels(fitted, Xq, yq, ax=axes[2]) is axes[2]
+    fig.savefig(tmp_path / "deepsom.png")
+    assert (tmp_path / "deepsom.png").stat().st_size > 0
+    som = SelfOrganizingMap((4, 5), n_iterations=200, random_state=0).fit(Xq[:, :2])
+    ax = plot_som(som, Xq[:, :2])  # 2-D features drawn as they are; a new figure
+    assert len(ax.collections) >= 3  # samples, grid links, nodes
+    ax = plot_response_map(som, Xq[0, :2], colorbar=False)
+    ax.figure.savefig(tmp_path / "som.png")
+    plt.close("all")
+    with pytest.raises(ValueError, match="one sample"):
+        plot_response_map(fitted, Xq[:2])
+    with pytest.raises(TypeError, match="DeepSOMQuantizer or SelfOrganizingMap"):
+        plot_som(KNeighborsRetriever(fitted))
+
+
+def test_plots_need_matplotlib(fitted, data, monkeypatch):
+    from skhash import plotting
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    with pytest.raises(ImportError, match="pip install matplotlib"):
+        plotting.plot_response_map(fitted, data[0][0])
