@@ -65,10 +65,24 @@ def _pq(size, input_shape, seed, args, **overrides):
     return ProductQuantizer(**{"M": M, "K": K, "random_state": seed, **overrides})
 
 
+def _deepsom(size, input_shape, seed, args, **overrides):
+    from .quantization import DeepSOMQuantizer
+
+    params = dict(map_shape=tuple(size), input_shape=input_shape, random_state=seed,
+                  device=args.device, verbose=int(args.verbose))
+    if args.epochs is not None:
+        params["max_epochs"] = args.epochs
+    if args.alternations is not None:
+        params["n_alternations"] = args.alternations
+    return DeepSOMQuantizer(**{**params, **overrides})
+
+
 # name -> factory(code size, input_shape, seed, args, **overrides); methods register
-# here. A code size is n_bits for hashers and (M, K) for product quantizers.
-METHODS = {"cnnbh": _cnnbh, "ssdh": _ssdh, "dpq": _dpq, "deepquan": _deepquan, "pq": _pq}
-QUANTIZERS = {"dpq", "deepquan", "pq"}
+# here. A code size is n_bits for hashers, (M, K) for product quantizers and a
+# MapShape (rows, cols) for DeepSOM.
+METHODS = {"cnnbh": _cnnbh, "ssdh": _ssdh, "dpq": _dpq, "deepquan": _deepquan, "pq": _pq,
+           "deepsom": _deepsom}
+QUANTIZERS = {"dpq", "deepquan", "pq", "deepsom"}
 # label-free methods train on the whole database (the DeepQuan paper's protocol)
 UNSUPERVISED = {"deepquan", "pq"}
 
@@ -89,8 +103,32 @@ DEEPQUAN_VARIANTS = {
     "quadratic": {"quantization_loss": "quadratic"},
 }
 
+# --deepsom-variants: full DeepSOM, and DeepSOM-0 (pre-training + SOM only)
+DEEPSOM_VARIANTS = {
+    "full": {},
+    "zero": {"n_alternations": 0},
+}
+
+
+class MapShape(tuple):
+    """A SOM grid ``(rows, cols)``: DeepSOM's code size (``rows * cols`` nodes)."""
+
+
+def _map_shapes(args):
+    shapes = []
+    for text in args.map_shape:
+        try:
+            rows, cols = (int(v) for v in text.lower().split("x"))
+        except ValueError:
+            raise SystemExit(
+                f"--map-shape takes ROWSxCOLS sizes such as 20x20, got {text!r}") from None
+        shapes.append(MapShape((rows, cols)))
+    return shapes
+
 
 def _sizes(method, args):
+    if method == "deepsom":
+        return _map_shapes(args)
     if method not in QUANTIZERS:
         return args.bits
     sizes = []
@@ -104,6 +142,8 @@ def _sizes(method, args):
 
 
 def _size_label(size):
+    if isinstance(size, MapShape):
+        return f"map={size[0]}x{size[1]}"
     return f"M={size[0]},K={size[1]}" if isinstance(size, tuple) else f"{size} bits"
 # methods that train on multi-label indicator targets (--multilabel)
 MULTILABEL_METHODS = {"ssdh"}
@@ -113,6 +153,9 @@ def _variants(method, args):
     """(label, overrides) for each configuration of a method in this run."""
     if method == "dpq" and args.dpq_ablation:
         return [(f"dpq[{name}]", DPQ_ABLATIONS[name]) for name in args.dpq_ablation]
+    if method == "deepsom" and args.deepsom_variants:
+        return [(f"deepsom[{name}]", DEEPSOM_VARIANTS[name])
+                for name in args.deepsom_variants]
     if method == "deepquan" and args.deepquan_variants:
         return [(f"deepquan[{name}]", DEEPQUAN_VARIANTS[name])
                 for name in args.deepquan_variants]
@@ -281,6 +324,14 @@ def build_parser():
                         "weighted triplet or the quadratic PQ loss; quadratic = quadratic + "
                         "reconstruction). Label-free methods (deepquan, pq) train on the "
                         "whole database without labels")
+    b.add_argument("--map-shape", nargs="+", default=["20x20"], metavar="ROWSxCOLS",
+                   help="DeepSOM: SOM grid sizes (default 20x20: 400 nodes, log2(400) = 8.6 "
+                        "bits)")
+    b.add_argument("--deepsom-variants", nargs="+", choices=sorted(DEEPSOM_VARIANTS),
+                   help="DeepSOM: variants to compare (full; zero = DeepSOM-0, pre-training "
+                        "and SOM only)")
+    b.add_argument("--alternations", type=int, default=None,
+                   help="DeepSOM: override n_alternations (rounds of network / SOM training)")
     b.add_argument("--protocol", choices=["cnnh", "random"], default="cnnh")
     b.add_argument("--queries-per-class", type=int, default=None,
                    help="cnnh protocol: queries per class (default 100; 30 on digits)")

@@ -64,3 +64,20 @@ def test_benchmark_dpq_symmetric_and_asymmetric_rows(capsys):
         ("dpq[no_central]", "sym"), ("dpq[no_central]", "asym")]
     assert all(r["code"] == "M=2,K=16" and r["n_bits"] == "8" for r in rows)
     assert "P@r2" not in header  # no Hamming radius for product codes
+
+
+def test_benchmark_deepsom_full_and_zero(capsys):
+    main(["benchmark", "--methods", "deepsom", "--map-shape", "4x4", "--epochs", "1",
+          "--alternations", "1", "--deepsom-variants", "full", "zero"])
+    captured = capsys.readouterr()
+    lines = [ln for ln in captured.out.splitlines() if ln.startswith("|")]
+    header = [c.strip() for c in lines[0].split("|")[1:-1]]
+    rows = [dict(zip(header, (c.strip() for c in ln.split("|")[1:-1]))) for ln in lines[2:]]
+    assert [(r["method"], r["search"]) for r in rows] == [
+        ("deepsom[full]", "sym"), ("deepsom[full]", "asym"),
+        ("deepsom[zero]", "sym"), ("deepsom[zero]", "asym")]
+    assert all(r["code"] == "map=4x4" and r["n_bits"] == "4" for r in rows)
+    assert all(0 < float(r["mAP@all"]) <= 1 and 0 < float(r["accuracy"]) <= 1 for r in rows)
+    assert "P@r2" not in header
+    with pytest.raises(SystemExit, match="ROWSxCOLS"):
+        main(["benchmark", "--methods", "deepsom", "--map-shape", "20"])
