@@ -4,7 +4,8 @@ image retrieval, as scikit-learn estimators.
 Subpackages
 -----------
 hashing       binary hashers (``CNNBHHasher``, ``SSDHHasher``)
-quantization  product quantizers (``DPQQuantizer``, ``DeepQuanHasher``, ``ProductQuantizer``)
+quantization  product quantizers (``DPQQuantizer``, ``DeepQuanHasher``, ``ProductQuantizer``,
+              ``DeepSOMQuantizer``, ``SelfOrganizingMap``)
 neighbors     retrievers that index and search codes (``KNeighborsRetriever``)
 codes         code spaces: how codes compare (Hamming, product codes)
 metrics       exact retrieval metrics and GridSearchCV scorers
@@ -15,7 +16,13 @@ nn            PyTorch backbones used by the estimators
 from .codes import HammingSpace, ProductSpace
 from .hashing import CNNBHHasher, SSDHHasher
 from .neighbors import KNeighborsRetriever
-from .quantization import DeepQuanHasher, DPQQuantizer, ProductQuantizer
+from .quantization import (
+    DeepQuanHasher,
+    DeepSOMQuantizer,
+    DPQQuantizer,
+    ProductQuantizer,
+    SelfOrganizingMap,
+)
 
 __version__ = "0.1.0.dev0"
 
@@ -25,6 +32,8 @@ __all__ = [
     "DPQQuantizer",
     "DeepQuanHasher",
     "ProductQuantizer",
+    "DeepSOMQuantizer",
+    "SelfOrganizingMap",
     "KNeighborsRetriever",
     "HammingSpace",
     "ProductSpace",

@@ -7,7 +7,13 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skhash.hashing import CNNBHHasher, SSDHHasher
 from skhash.neighbors import KNeighborsRetriever
-from skhash.quantization import DeepQuanHasher, DPQQuantizer, ProductQuantizer
+from skhash.quantization import (
+    DeepQuanHasher,
+    DeepSOMQuantizer,
+    DPQQuantizer,
+    ProductQuantizer,
+    SelfOrganizingMap,
+)
 
 FAST = dict(max_epochs=2, hidden_units=(8,), batch_size=32, random_state=0)
 
@@ -24,6 +30,8 @@ def _estimators():
     yield ProductQuantizer(M=1, K=3, max_iter=10, random_state=0)
     yield DeepQuanHasher(M=1, K=3, code_dim=2, hidden_layer_sizes=(8,), pretrain_epochs=1,
                          max_epochs=2, batch_size=32, kmeans_iter=5, random_state=0)
+    yield DeepSOMQuantizer(map_shape=(2, 3), n_alternations=1, som_iterations=50, **FAST)
+    yield SelfOrganizingMap((2, 3), n_iterations=100, random_state=0)
 
 
 # estimator class name -> {check name: reason}

@@ -446,4 +446,5 @@ class DeepSOMQuantizer(BaseQuantizer):
 
     def predict(self, X):
         """Class labels from the classification branch."""
-        return self.classes_[np.argmax(self.decision_function(X), axis=1)]
+        scores = self.decision_function(X)
+        return self.classes_[np.argmax(scores, axis=1)]
