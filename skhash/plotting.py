@@ -107,7 +107,7 @@ def _project(codebook, *arrays):
     return [(codebook - mean) @ basis] + [(A - mean) @ basis for A in arrays]
 
 
-def plot_som(estimator, X=None, y=None, *, ax=None, links=True, cmap="tab10", s=6, alpha=0.5):
+def plot_som(estimator, X=None, y=None, *, ax=None, links=True, cmap="tab10", s=10, alpha=0.6):
     """Draw the map in feature space: codewords as nodes, grid neighbours linked.
 
     With ``X``, the samples' features (``estimator.embed(X)``: DeepSOM's
@@ -141,7 +141,8 @@ def plot_som(estimator, X=None, y=None, *, ax=None, links=True, cmap="tab10", s=
     if Z is not None:
         Zp = rest[0]
         if y is None:
-            ax.scatter(Zp[:, 0], Zp[:, 1], s=s, alpha=alpha, color="tab:blue", linewidths=0)
+            ax.scatter(Zp[:, 0], Zp[:, 1], s=s, alpha=alpha, color="tab:blue", linewidths=0,
+                       zorder=4)
         else:
             y = np.asarray(y)
             if y.shape[0] != Zp.shape[0]:
@@ -150,9 +151,9 @@ def plot_som(estimator, X=None, y=None, *, ax=None, links=True, cmap="tab10", s=
             colors = _pyplot().get_cmap(cmap)
             for i, label in enumerate(labels):
                 sel = inverse == i
-                ax.scatter(Zp[sel, 0], Zp[sel, 1], s=s, alpha=alpha, linewidths=0,
+                ax.scatter(Zp[sel, 0], Zp[sel, 1], s=s, alpha=alpha, linewidths=0, zorder=4,
                            color=colors(i % colors.N), label=str(label))
-            ax.legend(markerscale=3, fontsize="small", loc="best", frameon=False)
+            ax.legend(markerscale=2, fontsize="small", loc="best", frameon=False)
     if links:
         from matplotlib.collections import LineCollection
 
@@ -162,8 +163,9 @@ def plot_som(estimator, X=None, y=None, *, ax=None, links=True, cmap="tab10", s=
         segments += [np.stack([nodes[r, c], nodes[r + 1, c]])
                      for r in range(rows - 1) for c in range(cols)]
         if segments:
-            ax.add_collection(LineCollection(segments, colors="0.3", linewidths=0.6))
-    ax.scatter(P[:, 0], P[:, 1], s=8, color="black", zorder=3)
+            ax.add_collection(LineCollection(segments, colors="0.5", linewidths=0.5,
+                                             zorder=2))
+    ax.scatter(P[:, 0], P[:, 1], s=4, color="black", zorder=3)
     if codebook.shape[1] <= 2:
         ax.set_aspect("equal")
         ax.set_xlabel("feature 1")
