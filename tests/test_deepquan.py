@@ -57,8 +57,8 @@ def test_loss_module_terms_hand_values():
     crit = DeepQuanLoss(margin=3.0, lam=0.5, eta=0.1)
     z = torch.tensor([[0.1, 0.0, 0.0, 0.0]])
     x, x_hat = torch.tensor([[1.0, 2.0]]), torch.tensor([[0.0, 0.0]])
-    # before codebooks: reconstruction only (squared error summed over features)
-    assert crit((z, x_hat), x).item() == pytest.approx(0.1 * 5.0)
+    # before codebooks: reconstruction only (squared error per feature, D = 2)
+    assert crit((z, x_hat), x).item() == pytest.approx(0.1 * 5.0 / 2)
     # M=2, K=2, d=2: nearest codewords are the zeros; the negatives are forced
     codebooks = np.array([[[0, 0], [3, 4]], [[0, 0], [0, 0]]], dtype=np.float32)
     crit.set_codebooks(codebooks)

@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
@@ -39,17 +40,28 @@ class DeepQuanModule(nn.Module):
     input values is set to zero (masking noise of a denoising autoencoder).
     """
 
-    def __init__(self, n_features, hidden_layer_sizes, code_dim, corruption=0.0):
+    def __init__(self, n_features, hidden_layer_sizes, code_dim, corruption=0.0, M=1,
+                 normalize=False):
         super().__init__()
         sizes = [n_features, *hidden_layer_sizes, code_dim]
         self.encoder = _mlp(sizes)
         self.decoder = _mlp(sizes[::-1])
         self.corruption = corruption
+        self.M = M
+        self.normalize = normalize
+
+    def encode(self, x):
+        """The hidden code ``z``; unit sub-vectors when ``normalize``."""
+        z = self.encoder(x)
+        if self.normalize:
+            n = z.shape[0]
+            z = F.normalize(z.reshape(n, self.M, -1), dim=-1).reshape(n, -1)
+        return z
 
     def forward(self, x):
         if self.training and self.corruption > 0:
             x = x * (torch.rand_like(x) >= self.corruption).to(x.dtype)
-        z = self.encoder(x)
+        z = self.encode(x)
         return z, self.decoder(z)
 
 
@@ -83,7 +95,7 @@ def weighted_triplet_loss(z, positive, negative, margin, lam):
 
 
 class DeepQuanLoss(nn.Module):
-    """DeepQuan's objective ``mean_i [Q_i + eta * ||x_i - g(z_i)||^2]``.
+    """DeepQuan's objective ``mean_i [Q_i + eta * ||x_i - g(z_i)||^2 / D]``.
 
     ``Q_i`` is the weighted triplet loss (``quantization_loss="triplet"``)
     or the quadratic PQ loss ``||z_i - C+_i||^2`` (``"quadratic"``, for the
@@ -91,7 +103,7 @@ class DeepQuanLoss(nn.Module):
     pre-training) only the reconstruction term is used.
     """
 
-    def __init__(self, *, margin=1.0, lam=0.5, eta=1.0, quantization_loss="triplet"):
+    def __init__(self, *, margin=1.0, lam=0.8, eta=8.0, quantization_loss="triplet"):
         super().__init__()
         self.margin, self.lam, self.eta = margin, lam, eta
         self.quantization_loss = quantization_loss
@@ -109,7 +121,8 @@ class DeepQuanLoss(nn.Module):
     def terms(self, output, x):
         """The loss terms (batch means) as a dict of scalar tensors."""
         z, x_hat = output
-        terms = {"reconstruction": ((x - x_hat) ** 2).sum(1).mean()}
+        # squared error per input feature: the weight eta does not depend on D
+        terms = {"reconstruction": ((x - x_hat) ** 2).mean()}
         if self.codebooks.numel():
             positive, negative = _assigned_and_negative(z, self.codebooks)
             if self.quantization_loss == "triplet":
@@ -164,10 +177,13 @@ class DeepQuanHasher(BaseQuantizer):
         multiple of ``M``.
     margin : float, default=1.0
         Margin ``s >= 0`` of the weighted triplet loss.
-    lam : float, default=0.5
+    lam : float, default=0.8
         Weight ``lambda`` in (0, 1) of the distance to the negative codewords.
-    eta : float, default=1.0
-        Weight ``eta >= 0`` of the reconstruction term ``||x - g(z)||^2``.
+    eta : float, default=8.0
+        Weight ``eta >= 0`` of the reconstruction term ``||x - g(z)||^2 / D``
+        (squared error per input feature, so the weight does not depend on
+        the input width ``D``; 8 per feature is about 0.01 on the summed
+        error of 784 MNIST pixels).
     quantization_loss : {"triplet", "quadratic"} or None, default="triplet"
         The quantization term of the objective: the weighted triplet loss;
         the quadratic PQ loss ``||z - C+||^2`` (the paper's ablation); or
@@ -179,9 +195,14 @@ class DeepQuanHasher(BaseQuantizer):
     corruption : float in [0, 1), default=0.2
         Fraction of input values zeroed at random during training
         (denoising autoencoder); 0 trains a plain autoencoder.
-    pretrain_epochs : int, default=50
+    normalize : bool, default=True
+        Scale each of the ``M`` sub-vectors of ``z`` to unit length (the
+        code layer's output, before the decoder and the quantizer). Without
+        it the triplet loss can be lowered by inflating the scale of ``z``
+        (see the Notes).
+    pretrain_epochs : int, default=20
         Epochs of autoencoder pre-training (reconstruction only).
-    max_epochs : int, default=30
+    max_epochs : int, default=10
         Alternations of one network epoch on the full objective and one
         k-means update.
     kmeans_iter : int, default=20
@@ -223,7 +244,14 @@ verbose, device, random_state :
     sample is its nearest codeword under the current epoch's codebooks
     (k-means' assignment rule, re-evaluated as the network moves ``z``);
     pre-training is a denoising autoencoder trained end to end with Adam
-    (not layer-wise); the k-means are scikit-learn's ``KMeans``.
+    (not layer-wise); the k-means are scikit-learn's ``KMeans``; the
+    reconstruction error is taken per input feature. We also normalise
+    each sub-vector of ``z`` (``normalize=True``): on MNIST at 16 bits,
+    without it the triplet term rewarded a growing scale of ``z`` and
+    retrieval mAP fell as training went on (0.54 after 10 epochs, 0.48
+    after 30, below the pre-trained autoencoder's 0.545); with it DAE-PQ
+    reaches 0.60 and DeepQuan 0.68 to 0.70 (our measurements, see the
+    benchmarks page).
     ``inverse_transform`` decodes the codewords through the decoder, giving
     rows in the input space.
 
@@ -259,6 +287,7 @@ verbose, device, random_state :
         "corruption": [Interval(numbers.Real, 0, 1, closed="left")],
         "pretrain_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
         "kmeans_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "normalize": ["boolean"],
     }
 
     _requires_y = False
@@ -269,9 +298,10 @@ verbose, device, random_state :
     early_stopping = False
     n_iter_no_change = 1
 
-    def __init__(self, *, M=2, K=256, n_bits=None, code_dim=None, margin=1.0, lam=0.5,
-                 eta=1.0, quantization_loss="triplet", hidden_layer_sizes=(500, 500, 2000),
-                 corruption=0.2, pretrain_epochs=50, max_epochs=30, kmeans_iter=20,
+    def __init__(self, *, M=2, K=256, n_bits=None, code_dim=None, margin=1.0, lam=0.8,
+                 eta=8.0, quantization_loss="triplet", hidden_layer_sizes=(500, 500, 2000),
+                 corruption=0.2, normalize=True, pretrain_epochs=20, max_epochs=10,
+                 kmeans_iter=20,
                  batch_size=256, lr=1e-3, optimizer="adam", weight_decay=0.0,
                  validation_fraction=None, callbacks=None, verbose=0, device="cpu",
                  random_state=None):
@@ -285,6 +315,7 @@ verbose, device, random_state :
         self.quantization_loss = quantization_loss
         self.hidden_layer_sizes = hidden_layer_sizes
         self.corruption = corruption
+        self.normalize = normalize
         self.pretrain_epochs = pretrain_epochs
         self.max_epochs = max_epochs
         self.kmeans_iter = kmeans_iter
@@ -330,7 +361,8 @@ verbose, device, random_state :
     # --------------------------------------------------------------- network
     def _build_module(self, n_features, n_outputs):
         return DeepQuanModule(n_features, tuple(int(v) for v in self.hidden_layer_sizes),
-                              self._code_dim, corruption=float(self.corruption))
+                              self._code_dim, corruption=float(self.corruption), M=self._M,
+                              normalize=bool(self.normalize))
 
     def _build_criterion(self, n_outputs):
         return DeepQuanLoss(margin=float(self.margin), lam=float(self.lam),
