@@ -53,8 +53,8 @@ def _deepquan(size, input_shape, seed, args, **overrides):
 
     M, K = size
     params = dict(M=M, K=K, random_state=seed, device=args.device, verbose=int(args.verbose))
-    if args.epochs is not None:
-        params["max_epochs"] = args.epochs
+    if args.epochs is not None:  # both phases: pre-training and fine-tuning
+        params["max_epochs"] = params["pretrain_epochs"] = args.epochs
     return DeepQuanHasher(**{**params, **overrides})
 
 
@@ -249,7 +249,9 @@ def run_benchmark(args, out=None, progress=None):
     y = _targets(args, y)
     print(f"# dataset={args.dataset} n={len(y)} protocol={args.protocol} "
           f"queries={len(split.query)} database={len(split.database)} "
-          f"train={len(split.train)} seed={args.seed}"
+          f"train={len(split.train)}"
+          f"{' (label-free methods: the database)' if set(args.methods) & UNSUPERVISED else ''}"
+          f" seed={args.seed}"
           f"{' labels=multi-label (digit, even, >=5)' if args.multilabel else ''}", file=out)
     rows = []
     runs = [(m, label, overrides, size) for m in args.methods
@@ -340,7 +342,8 @@ def build_parser():
                         "the whole database on digits)")
     b.add_argument("--n-queries", type=float, default=0.1, help="random protocol: queries")
     b.add_argument("--k", type=int, default=100, help="cut-off of mAP@k and precision@k")
-    b.add_argument("--epochs", type=int, default=None, help="override max_epochs")
+    b.add_argument("--epochs", type=int, default=None,
+                   help="override max_epochs (DeepQuan: pretrain_epochs too)")
     b.add_argument("--multilabel", action="store_true",
                    help="train and judge on the multi-label variant (digit, even, >=5): "
                         "relevant = shares a label")

@@ -81,3 +81,14 @@ def test_benchmark_deepsom_full_and_zero(capsys):
     assert "P@r2" not in header
     with pytest.raises(SystemExit, match="ROWSxCOLS"):
         main(["benchmark", "--methods", "deepsom", "--map-shape", "20"])
+
+
+def test_benchmark_label_free_methods_train_on_the_database(capsys):
+    main(["benchmark", "--methods", "pq", "deepquan", "--codes", "2x16", "--epochs", "1",
+          "--deepquan-variants", "full", "dae_pq"])
+    captured = capsys.readouterr()
+    rows = [ln for ln in captured.out.splitlines() if ln.startswith("|")][2:]
+    labels = [(r.split("|")[1].strip(), r.split("|")[4].strip()) for r in rows]
+    assert labels == [(m, s) for m in ("pq", "deepquan[full]", "deepquan[dae_pq]")
+                      for s in ("sym", "asym")]
+    assert "training on 1497 images (database, no labels)" in captured.err
