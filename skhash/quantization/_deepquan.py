@@ -249,9 +249,9 @@ verbose, device, random_state :
     each sub-vector of ``z`` (``normalize=True``): on MNIST at 16 bits,
     without it the triplet term rewarded a growing scale of ``z`` and
     retrieval mAP fell as training went on (0.54 after 10 epochs, 0.48
-    after 30, below the pre-trained autoencoder's 0.545); with it DAE-PQ
-    reaches 0.60 and DeepQuan 0.68 to 0.70 (our measurements, see the
-    benchmarks page).
+    after 30, below the pre-trained autoencoder's 0.545); with it and the
+    defaults, DAE-PQ reaches 0.597 and DeepQuan 0.714 (our measurements,
+    see the benchmarks page).
     ``inverse_transform`` decodes the codewords through the decoder, giving
     rows in the input space.
 
