@@ -16,8 +16,8 @@ from skhash.quantization import DeepSOMQuantizer, SelfOrganizingMap
 from skhash.quantization._deepsom import DeepSOMLoss, pairwise_quantization_loss, sample_pairs
 from skhash.quantization._som import decay_schedule, grid_coordinates, som_step
 
-FAST = dict(map_shape=(6, 6), n_alternations=2, max_epochs=3, som_iterations=600,
-            input_shape=(1, 8, 8), random_state=0)
+FAST = dict(map_shape=(6, 6), n_alternations=2, alternation_epochs=1, max_epochs=3,
+            som_iterations=600, input_shape=(1, 8, 8), random_state=0)
 
 
 @pytest.fixture(scope="module")

@@ -210,7 +210,7 @@ class DeepSOMQuantizer(BaseQuantizer):
     n_pairs : int, default=256
         Pairs drawn from each batch for the quantization loss (half similar,
         half dissimilar).
-    alternation_epochs : int, default=1
+    alternation_epochs : int, default=2
         Epochs of network training in each alternation round.
     embedding_dim : int or "auto", default="auto"
         Width of fc8; "auto" is twice the number of classes.
@@ -306,7 +306,7 @@ class DeepSOMQuantizer(BaseQuantizer):
         som_iterations=5000,
         som_learning_rate=0.5,
         n_pairs=256,
-        alternation_epochs=1,
+        alternation_epochs=2,
         embedding_dim="auto",
         feature_units=512,
         shift_augment=2,
