@@ -4,10 +4,10 @@ the pairwise loss, codes, schedule, bad input, persistence and plots."""
 import subprocess
 import sys
 
-import joblib
 import numpy as np
 import pytest
 import torch
+from _persistence import assert_same_in_fresh_process
 from sklearn.frozen import FrozenEstimator
 
 from skhash.datasets import cnnh_split, load_digits
@@ -330,18 +330,10 @@ def test_single_class_is_an_error(data):
 
 def test_joblib_round_trip_in_fresh_process(fitted, data, tmp_path):
     Xq = data[0]
-    joblib.dump(fitted, tmp_path / "q.joblib")
-    np.save(tmp_path / "X.npy", Xq)
-    code = (
-        "import joblib, numpy as np;"
-        f"q = joblib.load(r'{tmp_path / 'q.joblib'}');"
-        f"X = np.load(r'{tmp_path / 'X.npy'}');"
-        f"np.save(r'{tmp_path / 'c.npy'}', q.transform(X));"
-        f"np.save(r'{tmp_path / 'p.npy'}', q.predict(X))"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
-    np.testing.assert_array_equal(np.load(tmp_path / "c.npy"), fitted.transform(Xq))
-    np.testing.assert_array_equal(np.load(tmp_path / "p.npy"), fitted.predict(Xq))
+    assert_same_in_fresh_process(fitted, Xq, tmp_path / "deepsom",
+                                 ("transform", "predict", "embed"))
+    som = SelfOrganizingMap((4, 4), n_iterations=300, random_state=0).fit(Xq)
+    assert_same_in_fresh_process(som, Xq, tmp_path / "som", ("transform", "response_map"))
 
 
 def test_fit_in_another_process_gives_the_same_codes(fitted, data, tmp_path):
