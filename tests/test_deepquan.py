@@ -1,12 +1,9 @@
 """DeepQuanHasher and ProductQuantizer: triplet loss, k-means schedule, tables, errors."""
 
-import subprocess
-import sys
-
-import joblib
 import numpy as np
 import pytest
 import torch
+from _persistence import assert_same_in_fresh_process
 
 from skhash.datasets import cnnh_split, load_digits
 from skhash.neighbors import KNeighborsRetriever
@@ -163,20 +160,7 @@ def test_retrieval_beats_chance_symmetric_and_asymmetric(fitted, data):
 
 
 def test_joblib_round_trip_in_fresh_process(fitted, data, tmp_path):
-    Xq = data[0]
-    joblib.dump(fitted, tmp_path / "q.joblib")
-    np.save(tmp_path / "X.npy", Xq)
-    code = (
-        "import joblib, numpy as np;"
-        f"q = joblib.load(r'{tmp_path / 'q.joblib'}');"
-        f"X = np.load(r'{tmp_path / 'X.npy'}');"
-        f"np.save(r'{tmp_path / 'c.npy'}', q.transform(X));"
-        f"np.save(r'{tmp_path / 'r.npy'}', q.inverse_transform(q.transform(X)))"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
-    np.testing.assert_array_equal(np.load(tmp_path / "c.npy"), fitted.transform(Xq))
-    np.testing.assert_allclose(np.load(tmp_path / "r.npy"),
-                               fitted.inverse_transform(fitted.transform(Xq)), rtol=1e-6)
+    assert_same_in_fresh_process(fitted, data[0], tmp_path, ("transform", "embed"))
 
 
 # --------------------------------------------------------------- bad input

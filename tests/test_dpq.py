@@ -1,12 +1,9 @@
 """DPQQuantizer: lookup tables vs brute force, straight-through, Gini terms, pipeline use."""
 
-import subprocess
-import sys
-
-import joblib
 import numpy as np
 import pytest
 import torch
+from _persistence import assert_same_in_fresh_process
 from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
@@ -205,16 +202,4 @@ def test_asymmetric_needs_continuous_queries(fitted, data):
 
 
 def test_joblib_round_trip_in_fresh_process(fitted, data, tmp_path):
-    Xq = data[0]
-    joblib.dump(fitted, tmp_path / "q.joblib")
-    np.save(tmp_path / "X.npy", Xq)
-    code = (
-        "import joblib, numpy as np;"
-        f"q = joblib.load(r'{tmp_path / 'q.joblib'}');"
-        f"X = np.load(r'{tmp_path / 'X.npy'}');"
-        f"np.save(r'{tmp_path / 'c.npy'}', q.transform(X));"
-        f"np.save(r'{tmp_path / 'p.npy'}', q.predict(X))"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
-    np.testing.assert_array_equal(np.load(tmp_path / "c.npy"), fitted.transform(Xq))
-    np.testing.assert_array_equal(np.load(tmp_path / "p.npy"), fitted.predict(Xq))
+    assert_same_in_fresh_process(fitted, data[0], tmp_path, ("transform", "predict"))

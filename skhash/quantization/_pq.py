@@ -87,7 +87,41 @@ def fit_codebooks(Z, M, K, *, init=None, max_iter=100, n_init=1, random_state=No
     return codebooks, codes, n_iter
 
 
-class ProductQuantizer(TransformerMixin, BaseEstimator):
+class LabelFreeQuantizerMixin:
+    """Search surface shared by the network-free quantizers (PQ, the SOM).
+
+    The class sets ``code_space_`` in ``fit`` and provides ``transform`` and
+    ``embed``; this mixin adds ``encode``, ``inverse_transform``, the
+    retriever hook ``_query_codes``, the leave-one-out mAP ``score`` and the
+    tags (no target needed; integer codes do not preserve float dtypes).
+    """
+
+    def encode(self, X):
+        """The codes stored in an index (same as ``transform``)."""
+        return self.transform(X)
+
+    def inverse_transform(self, codes):
+        """Reconstruct vectors from codes: the concatenated codewords."""
+        check_is_fitted(self, "code_space_")
+        return self.code_space_.decode(codes)
+
+    def _query_codes(self, X, asymmetric=False):
+        return self.embed(X) if asymmetric else self.encode(X)
+
+    def score(self, X, y):
+        """Retrieval mAP of ``X`` against itself, leave-one-out (labels only judge)."""
+        from ..metrics._scorer import leave_one_out_map
+
+        return leave_one_out_map(self, X, y)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = False
+        tags.transformer_tags.preserves_dtype = []
+        return tags
+
+
+class ProductQuantizer(LabelFreeQuantizerMixin, TransformerMixin, BaseEstimator):
     """Product quantization of the input vectors (PQ): k-means per subspace.
 
     The ``n_features`` columns are split into ``M`` consecutive subspaces of
@@ -187,31 +221,7 @@ class ProductQuantizer(TransformerMixin, BaseEstimator):
         """Product codes ``(n_samples, M)``, uint8 when ``K <= 256``."""
         return self.code_space_.encode(self.embed(X))
 
-    def encode(self, X):
-        """The codes stored in an index (same as ``transform``)."""
-        return self.transform(X)
-
     def embed(self, X):
         """Continuous query vectors for asymmetric search: ``X`` itself (float32)."""
         check_is_fitted(self, "code_space_")
         return validate_data(self, X, dtype=np.float32, reset=False)
-
-    def inverse_transform(self, codes):
-        """Reconstruct ``(n, n_features)`` vectors: the concatenated codewords."""
-        check_is_fitted(self, "code_space_")
-        return self.code_space_.decode(codes)
-
-    def _query_codes(self, X, asymmetric=False):
-        return self.embed(X) if asymmetric else self.encode(X)
-
-    def score(self, X, y):
-        """Retrieval mAP of ``X`` against itself, leave-one-out (labels only judge)."""
-        from ..metrics._scorer import leave_one_out_map
-
-        return leave_one_out_map(self, X, y)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.required = False
-        tags.transformer_tags.preserves_dtype = []
-        return tags

@@ -13,6 +13,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..codes import ProductSpace
+from ._pq import LabelFreeQuantizerMixin
 
 __all__ = [
     "SelfOrganizingMap",
@@ -118,7 +119,7 @@ def som_step(codebook, grid, x, radius, learning_rate, *, neighborhood="gaussian
     return winner
 
 
-class SelfOrganizingMap(TransformerMixin, BaseEstimator):
+class SelfOrganizingMap(LabelFreeQuantizerMixin, TransformerMixin, BaseEstimator):
     """Self-organizing map (SOM): codewords on a 2-D grid, trained by Kohonen's rule.
 
     ``rows * cols`` nodes sit on a rectangular grid; each holds a codeword
@@ -310,22 +311,10 @@ class SelfOrganizingMap(TransformerMixin, BaseEstimator):
         winners = _winners(X.astype(np.float32), self.codebook_, self.metric)
         return winners[:, None].astype(self.code_space_.code_dtype)
 
-    def encode(self, X):
-        """The codes stored in an index (same as ``transform``)."""
-        return self.transform(X)
-
-    def inverse_transform(self, codes):
-        """Codewords of the codes: ``(n, n_features)``."""
-        check_is_fitted(self, "codebook_")
-        return self.code_space_.decode(codes)
-
     def embed(self, X):
         """Continuous query vectors for asymmetric search (L2-normalised with "cosine")."""
         X = self._check(X).astype(np.float32)
         return _normalize_rows(X) if self.metric == "cosine" else X
-
-    def _query_codes(self, X, asymmetric=False):
-        return self.embed(X) if asymmetric else self.encode(X)
 
     def response_map(self, X):
         """Each node's response to each row, on the grid: ``(n, rows, cols)``.
@@ -367,15 +356,3 @@ class SelfOrganizingMap(TransformerMixin, BaseEstimator):
         best2 = np.argsort(score, axis=1, kind="stable")[:, :2]
         gap = np.abs(self.grid_[best2[:, 0]] - self.grid_[best2[:, 1]]).max(1)
         return float(np.mean(gap > 1))
-
-    def score(self, X, y):
-        """Retrieval mAP of ``X`` against itself, leave-one-out (labels only judge)."""
-        from ..metrics._scorer import leave_one_out_map
-
-        return leave_one_out_map(self, X, y)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.required = False
-        tags.transformer_tags.preserves_dtype = []
-        return tags
