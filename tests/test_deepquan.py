@@ -230,3 +230,9 @@ def test_product_quantizer_codes_are_nearest_codewords(data):
 def test_product_quantizer_bad_parameters(data, params, message):
     with pytest.raises(ValueError, match=message):
         ProductQuantizer(**params).fit(data[2])
+
+
+def test_validation_fraction_monitors_valid_loss(data):
+    est = _fast(validation_fraction=0.2, pretrain_epochs=2, max_epochs=2).fit(data[2])
+    assert len(est.history_) == 4
+    assert all(np.isfinite(h["valid_loss"]) for h in est.history_)
