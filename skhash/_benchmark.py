@@ -17,34 +17,36 @@ from .metrics._scorer import ranked_neighbors
 __all__ = ["METHODS", "run_benchmark", "main"]
 
 
-def _hasher_params(n_bits, input_shape, seed, args):
-    params = dict(n_bits=n_bits, input_shape=input_shape, random_state=seed,
-                  device=args.device, verbose=int(args.verbose))
+def _deep_params(seed, args, epoch_params=("max_epochs",), **params):
+    """Parameters every deep estimator of a run gets, plus the method's own.
+
+    ``--epochs`` overrides each of ``epoch_params``.
+    """
+    params.update(random_state=seed, device=args.device, verbose=int(args.verbose))
     if args.epochs is not None:
-        params["max_epochs"] = args.epochs
+        params.update(dict.fromkeys(epoch_params, args.epochs))
     return params
 
 
 def _cnnbh(n_bits, input_shape, seed, args, **overrides):
     from .hashing import CNNBHHasher
 
-    return CNNBHHasher(**{**_hasher_params(n_bits, input_shape, seed, args), **overrides})
+    params = _deep_params(seed, args, n_bits=n_bits, input_shape=input_shape)
+    return CNNBHHasher(**{**params, **overrides})
 
 
 def _ssdh(n_bits, input_shape, seed, args, **overrides):
     from .hashing import SSDHHasher
 
-    return SSDHHasher(**{**_hasher_params(n_bits, input_shape, seed, args), **overrides})
+    params = _deep_params(seed, args, n_bits=n_bits, input_shape=input_shape)
+    return SSDHHasher(**{**params, **overrides})
 
 
 def _dpq(size, input_shape, seed, args, **overrides):
     from .quantization import DPQQuantizer
 
     M, K = size
-    params = dict(M=M, K=K, input_shape=input_shape, random_state=seed, device=args.device,
-                  verbose=int(args.verbose))
-    if args.epochs is not None:
-        params["max_epochs"] = args.epochs
+    params = _deep_params(seed, args, M=M, K=K, input_shape=input_shape)
     return DPQQuantizer(**{**params, **overrides})
 
 
@@ -52,9 +54,8 @@ def _deepquan(size, input_shape, seed, args, **overrides):
     from .quantization import DeepQuanHasher
 
     M, K = size
-    params = dict(M=M, K=K, random_state=seed, device=args.device, verbose=int(args.verbose))
-    if args.epochs is not None:  # both phases: pre-training and fine-tuning
-        params["max_epochs"] = params["pretrain_epochs"] = args.epochs
+    # --epochs caps both phases: pre-training and fine-tuning
+    params = _deep_params(seed, args, ("max_epochs", "pretrain_epochs"), M=M, K=K)
     return DeepQuanHasher(**{**params, **overrides})
 
 
@@ -68,10 +69,7 @@ def _pq(size, input_shape, seed, args, **overrides):
 def _deepsom(size, input_shape, seed, args, **overrides):
     from .quantization import DeepSOMQuantizer
 
-    params = dict(map_shape=tuple(size), input_shape=input_shape, random_state=seed,
-                  device=args.device, verbose=int(args.verbose))
-    if args.epochs is not None:
-        params["max_epochs"] = args.epochs
+    params = _deep_params(seed, args, map_shape=tuple(size), input_shape=input_shape)
     if args.alternations is not None:
         params["n_alternations"] = args.alternations
     return DeepSOMQuantizer(**{**params, **overrides})
