@@ -131,6 +131,9 @@ def test_codes_shapes_and_inverse_transform(fitted, data):
     codes = fitted.transform(Xq)
     assert codes.shape == (len(Xq), 2) and codes.dtype == np.uint8 and codes.max() < 16
     assert fitted.embed(Xq).shape == (len(Xq), 32)
+    with torch.no_grad():  # the encoder-only pass equals the network's own code output
+        z = fitted.net_.forward(Xq, training=False, device="cpu")[0].numpy()
+    np.testing.assert_allclose(fitted.embed(Xq), z, rtol=1e-6, atol=1e-7)
     assert fitted.codebooks_.shape == (2, 16, 16)
     assert fitted.n_bits_ == 8
     rec = fitted.inverse_transform(codes)

@@ -419,7 +419,17 @@ verbose, device, random_state :
 
     # ------------------------------------------------------------- inference
     def _embed(self, X):
-        return self._forward(X)[0].numpy()
+        # encoder only: the decoder's half of the network is not needed here
+        module = self.net_.module_
+        device = next(module.parameters()).device
+        was_training = module.training
+        module.eval()
+        step = self.net_.batch_size
+        with torch.no_grad():
+            parts = [module.encode(torch.from_numpy(X[s:s + step]).to(device)).cpu()
+                     for s in range(0, X.shape[0], step)]
+        module.train(was_training)
+        return torch.cat(parts).numpy()
 
     def _codes(self, X):
         return self.code_space_.encode(self._embed(X))
