@@ -3,7 +3,7 @@ image retrieval, as scikit-learn estimators.
 
 Subpackages
 -----------
-hashing       binary hashers (``CNNBHHasher``, ``SSDHHasher``)
+hashing       binary hashers (``CNNBHHasher``, ``SSDHHasher``, ``ITQHasher``, ``LSHHasher``)
 quantization  product quantizers (``DPQQuantizer``, ``DeepQuanHasher``, ``ProductQuantizer``,
               ``DeepSOMQuantizer``, ``SelfOrganizingMap``)
 neighbors     retrievers that index and search codes (``KNeighborsRetriever``)
@@ -14,7 +14,7 @@ nn            PyTorch backbones used by the estimators
 """
 
 from .codes import HammingSpace, ProductSpace
-from .hashing import CNNBHHasher, SSDHHasher
+from .hashing import CNNBHHasher, ITQHasher, LSHHasher, SSDHHasher
 from .neighbors import KNeighborsRetriever
 from .quantization import (
     DeepQuanHasher,
@@ -29,6 +29,8 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "CNNBHHasher",
     "SSDHHasher",
+    "ITQHasher",
+    "LSHHasher",
     "DPQQuantizer",
     "DeepQuanHasher",
     "ProductQuantizer",

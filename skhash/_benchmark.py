@@ -10,7 +10,17 @@ import time
 
 import numpy as np
 
-from .datasets import cnnh_split, load_digits, load_mnist, make_multilabel_digits, random_split
+from .datasets import (
+    cnnh_split,
+    dsh_split,
+    load_cifar10,
+    load_digits,
+    load_mnist,
+    make_multilabel_digits,
+    random_split,
+    ssdh_split,
+    unseen_classes_split,
+)
 from .metrics import mean_average_precision, precision_at_k, precision_within_radius
 from .metrics._scorer import ranked_neighbors
 
@@ -66,6 +76,18 @@ def _pq(size, input_shape, seed, args, **overrides):
     return ProductQuantizer(**{"M": M, "K": K, "random_state": seed, **overrides})
 
 
+def _itq(n_bits, input_shape, seed, args, **overrides):
+    from .hashing import ITQHasher
+
+    return ITQHasher(**{"n_bits": n_bits, "random_state": seed, **overrides})
+
+
+def _lsh(n_bits, input_shape, seed, args, **overrides):
+    from .hashing import LSHHasher
+
+    return LSHHasher(**{"n_bits": n_bits, "random_state": seed, **overrides})
+
+
 def _deepsom(size, input_shape, seed, args, **overrides):
     from .quantization import DeepSOMQuantizer
 
@@ -79,10 +101,43 @@ def _deepsom(size, input_shape, seed, args, **overrides):
 # here. A code size is n_bits for hashers, (M, K) for product quantizers and a
 # MapShape (rows, cols) for DeepSOM.
 METHODS = {"cnnbh": _cnnbh, "ssdh": _ssdh, "dpq": _dpq, "deepquan": _deepquan, "pq": _pq,
-           "deepsom": _deepsom}
+           "deepsom": _deepsom, "itq": _itq, "lsh": _lsh}
 QUANTIZERS = {"dpq", "deepquan", "pq", "deepsom"}
-# label-free methods train on the whole database (the DeepQuan paper's protocol)
-UNSUPERVISED = {"deepquan", "pq"}
+# label-free methods train on the whole database under the CNNH and random
+# protocols (the DeepQuan paper's protocol; CNNBH's for LSH)
+UNSUPERVISED = {"deepquan", "pq", "itq", "lsh"}
+
+# The papers' figures (mAP over the whole database), printed beside ours:
+# (dataset, protocol, method, code, search) -> mAP; code None = any code size.
+PAPER_FIGURES = {
+    **{("mnist", "cnnh", "cnnbh", f"{b} bits", "hamming"): v
+       for b, v in zip((12, 24, 32, 48), (0.946, 0.952, 0.953, 0.939))},
+    **{("cifar10", "cnnh", "cnnbh", f"{b} bits", "hamming"): v
+       for b, v in zip((12, 24, 32, 48), (0.532, 0.564, 0.610, 0.617))},
+    # CNNBH's Table 1 (on GIST features there, pixels here)
+    **{("cifar10", "cnnh", "lsh", f"{b} bits", "hamming"): v
+       for b, v in zip((12, 24, 32, 48), (0.121, 0.126, 0.120, 0.120))},
+    # DPQ's Table 1, K = 64: 12 / 24 / 36 / 48 bits
+    **{("cifar10", "dsh", "dpq", f"M={m},K=64", "sym"): v
+       for m, v in zip((2, 4, 6, 8), (0.6831, 0.6865, 0.6830, 0.6876))},
+    **{("cifar10", "dsh", "dpq", f"M={m},K=64", "asym"): v
+       for m, v in zip((2, 4, 6, 8), (0.6730, 0.6919, 0.6951, 0.6932))},
+    # DeepSOM's Table 1 (75 x 75 map on CNN-F; 24-bit rows of the others)
+    ("cifar10", "cnnh", "deepsom[full]", None, "sym"): 0.622,
+    ("cifar10", "cnnh", "deepsom", None, "sym"): 0.622,
+    ("cifar10", "cnnh", "deepsom[zero]", None, "sym"): 0.505,
+    # SSDH's Table (48 bits, ImageNet-pretrained AlexNet)
+    ("cifar10", "ssdh", "ssdh", "48 bits", "hamming"): 0.9145,
+}
+
+
+def paper_figure(dataset, protocol, method, code, search):
+    """The paper's mAP for this row, or None."""
+    for key in ((dataset, protocol, method, code, search),
+                (dataset, protocol, method, None, search)):
+        if key in PAPER_FIGURES:
+            return PAPER_FIGURES[key]
+    return None
 
 # --dpq-ablation: name -> loss weights set to zero
 DPQ_ABLATIONS = {
@@ -175,15 +230,26 @@ def _variants(method, args):
 
 
 def _load(args):
+    """``(X, y, input_shape, is_test)``; ``is_test`` None without a train / test split."""
     if args.dataset == "digits":
         data = load_digits()
     elif args.dataset == "mnist":
         if not args.data_home:
             raise SystemExit("--dataset mnist needs --data-home DIR holding the MNIST IDX files.")
         data = load_mnist(args.data_home, subset=args.subset)
+    elif args.dataset == "cifar10":
+        if not args.data_home:
+            raise SystemExit("--dataset cifar10 needs --data-home DIR holding CIFAR-10 (image "
+                             "folders train/ and test/, or the python batches).")
+        train = load_cifar10(args.data_home, subset="train")
+        test = load_cifar10(args.data_home, subset="test")
+        X = np.concatenate([train.data, test.data])
+        y = np.concatenate([train.target, test.target])
+        is_test = np.arange(len(y)) >= len(train.target)
+        return X, y, train.input_shape, is_test
     else:  # pragma: no cover - argparse restricts the choices
         raise SystemExit(f"unknown dataset {args.dataset}")
-    return data.data, data.target, data.input_shape
+    return data.data, data.target, data.input_shape, None
 
 
 def _targets(args, y):
@@ -197,16 +263,31 @@ def _targets(args, y):
     return Y
 
 
-def _split(args, y):
+def _split(args, y, is_test):
+    qpc = args.queries_per_class
+    qpc = (30 if args.dataset == "digits" else 100) if qpc is None else qpc
+    per_class = args.n_train_per_class
+    if args.protocol in ("dsh", "ssdh") and is_test is None:
+        raise SystemExit(f"--protocol {args.protocol} needs a dataset with its own train / test "
+                         f"split (cifar10); {args.dataset} here has none.")
     if args.protocol == "cnnh":
-        qpc = args.queries_per_class
         n_train = args.n_train
-        if args.dataset == "digits":
-            qpc = 30 if qpc is None else qpc
-        else:
-            qpc = 100 if qpc is None else qpc
+        if args.dataset == "cifar10" and n_train is None and per_class is None:
+            per_class = 500  # 5,000 training images, 500 per class (DeepSOM's statement)
+        elif args.dataset != "digits":
             n_train = 5000 if n_train is None else n_train
-        return cnnh_split(y, n_queries_per_class=qpc, n_train=n_train, random_state=args.seed)
+        return cnnh_split(y, n_queries_per_class=qpc, n_train=n_train,
+                          n_train_per_class=per_class, random_state=args.seed)
+    if args.protocol == "dsh":
+        return dsh_split(is_test)
+    if args.protocol == "ssdh":
+        return ssdh_split(y, is_test, n_queries_per_class=qpc, random_state=args.seed)
+    if args.protocol == "unseen":
+        if per_class is None and args.dataset != "digits":
+            per_class = 500
+        return unseen_classes_split(y, n_unseen_classes=args.unseen_classes,
+                                    n_queries_per_class=qpc, n_train_per_class=per_class,
+                                    random_state=args.seed)
     return random_split(len(y), n_queries=args.n_queries, n_train=args.n_train,
                         random_state=args.seed)
 
@@ -242,13 +323,16 @@ def evaluate(encoder, X_query, y_query, X_db, y_db, k=100, radius=2, asymmetric=
 def run_benchmark(args, out=None, progress=None):
     out = sys.stdout if out is None else out
     progress = sys.stderr if progress is None else progress
-    X, y, input_shape = _load(args)
-    split = _split(args, y)
+    X, y, input_shape, is_test = _load(args)
+    split = _split(args, y, is_test)
     y = _targets(args, y)
+    # label-free methods train on the database where the protocol's training
+    # set is a labelled subset of it (CNNH, random)
+    on_database = UNSUPERVISED if args.protocol in ("cnnh", "random") else set()
     print(f"# dataset={args.dataset} n={len(y)} protocol={args.protocol} "
           f"queries={len(split.query)} database={len(split.database)} "
           f"train={len(split.train)}"
-          f"{' (label-free methods: the database)' if set(args.methods) & UNSUPERVISED else ''}"
+          f"{' (label-free methods: the database)' if set(args.methods) & on_database else ''}"
           f" seed={args.seed}"
           f"{' labels=multi-label (digit, even, >=5)' if args.multilabel else ''}", file=out)
     rows = []
@@ -256,9 +340,9 @@ def run_benchmark(args, out=None, progress=None):
             for label, overrides in _variants(m, args) for size in _sizes(m, args)]
     for i, (method, label, overrides, size) in enumerate(runs, 1):
         code = _size_label(size)
-        train = split.database if method in UNSUPERVISED else split.train
+        train = split.database if method in on_database else split.train
         print(f"[{i}/{len(runs)}] {label} {code}: training on {len(train)} images"
-              f"{' (database, no labels)' if method in UNSUPERVISED else ''} ...",
+              f"{' (database, no labels)' if method in on_database else ''} ...",
               file=progress, flush=True)
         encoder = METHODS[method](size, input_shape, args.seed, args, **overrides)
         t0 = time.perf_counter()
@@ -273,9 +357,14 @@ def run_benchmark(args, out=None, progress=None):
                    "fit_s": fit_s}
             row.update(evaluate(encoder, X[split.query], y[split.query], X[split.database],
                                 y[split.database], k=args.k, asymmetric=asymmetric))
+            paper = paper_figure(args.dataset, args.protocol, label, code, row["search"])
+            if paper is not None:
+                row["paper_mAP"] = paper
             rows.append(row)
             print(f"[{i}/{len(runs)}] {label} {code} {row['search']}: "
-                  f"mAP@all={row['mAP@all']:.4f} fit {fit_s:.1f} s", file=progress, flush=True)
+                  f"mAP@all={row['mAP@all']:.4f}"
+                  f"{f' (paper {paper:.4f})' if paper is not None else ''} fit {fit_s:.1f} s",
+                  file=progress, flush=True)
     _print_table(rows, out)
     if args.output:
         with open(args.output, "w") as fh:
@@ -305,13 +394,14 @@ def build_parser():
     parser = argparse.ArgumentParser(prog="skhash", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     b = sub.add_parser("benchmark", help="train methods and print a retrieval table")
-    b.add_argument("--dataset", choices=["digits", "mnist"], default="digits")
-    b.add_argument("--data-home", help="directory of the dataset files (MNIST IDX files)")
+    b.add_argument("--dataset", choices=["digits", "mnist", "cifar10"], default="digits")
+    b.add_argument("--data-home", help="directory of the dataset files (MNIST IDX files; "
+                                       "CIFAR-10 image folders or python batches)")
     b.add_argument("--subset", default="test", choices=["test", "train", "all"],
                    help="MNIST subset to read (default: test, the 10k images)")
     b.add_argument("--methods", nargs="+", default=["cnnbh"], choices=sorted(METHODS))
     b.add_argument("--bits", nargs="+", type=int, default=[12, 24, 32, 48],
-                   help="code lengths of the hashers")
+                   help="code lengths of the hashers (cnnbh, ssdh, itq, lsh)")
     b.add_argument("--codes", nargs="+", default=["8x64"], metavar="MxK",
                    help="product-code sizes of the quantizers, M parts of K codewords "
                         "(default 8x64: 48 bits)")
@@ -332,12 +422,24 @@ def build_parser():
                         "and SOM only)")
     b.add_argument("--alternations", type=int, default=None,
                    help="DeepSOM: override n_alternations (rounds of network / SOM training)")
-    b.add_argument("--protocol", choices=["cnnh", "random"], default="cnnh")
+    b.add_argument("--protocol", choices=["cnnh", "dsh", "ssdh", "unseen", "random"],
+                   default="cnnh",
+                   help="cnnh: 100 queries per class, the rest is the database, 5,000 training "
+                        "images from it; dsh: train on the training split, the test split is "
+                        "queries and database; ssdh: 100 test queries per class, the training "
+                        "split is training set and database; unseen: train on 7 classes, "
+                        "search the other 3; random (see the docs)")
     b.add_argument("--queries-per-class", type=int, default=None,
-                   help="cnnh protocol: queries per class (default 100; 30 on digits)")
+                   help="cnnh, ssdh, unseen protocols: queries per class (default 100; 30 on "
+                        "digits)")
     b.add_argument("--n-train", type=int, default=None,
                    help="training images drawn from the database (default 5000 on MNIST, "
                         "the whole database on digits)")
+    b.add_argument("--n-train-per-class", type=int, default=None,
+                   help="cnnh / unseen protocols: training images per class instead (default "
+                        "500 on cifar10)")
+    b.add_argument("--unseen-classes", type=int, default=3,
+                   help="unseen protocol: classes held out of training (default 3)")
     b.add_argument("--n-queries", type=float, default=0.1, help="random protocol: queries")
     b.add_argument("--k", type=int, default=100, help="cut-off of mAP@k and precision@k")
     b.add_argument("--epochs", type=int, default=None,

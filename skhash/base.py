@@ -31,12 +31,13 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 from skorch import NeuralNet
-from skorch.callbacks import Callback, EarlyStopping, ProgressBar
+from skorch.callbacks import Callback, EarlyStopping, LRScheduler, ProgressBar
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
 from .codes import HammingSpace, ProductSpace
 from .nn import BACKBONES
+from .nn._backbones import is_colour_image
 
 __all__ = ["BaseDeepEncoder", "BaseHasher", "BaseQuantizer", "OPTIMIZERS"]
 
@@ -142,6 +143,17 @@ class BaseDeepEncoder(TransformerMixin, BaseEstimator):
         0 silent; >= 1 prints skorch's epoch table and a progress bar.
     device : str
         "cpu", "cuda" or "cuda:N".
+    shift_augment : int >= 0 or "auto" (image estimators)
+        Training images of side >= 16 are shifted by up to this many pixels
+        (a random crop of the zero-padded image); "auto": 4 for colour
+        photos of side >= 32, else the estimator's grey-image default.
+    flip_augment : bool or "auto" (image estimators)
+        Mirror training images left-right at random; "auto": on for colour
+        photos of side >= 32, off otherwise (digits).
+    lr_schedule : {"auto", "constant", "cosine"} (image estimators)
+        "cosine" anneals the learning rate from ``lr`` towards 0 over
+        ``max_epochs`` epochs (a skorch ``LRScheduler``); "auto": cosine
+        for colour photos of side >= 32, constant otherwise.
     random_state : int, RandomState instance or None
         Seeds weight initialisation, shuffling and the validation split;
         with an int, CPU training is repeatable. The caller's global torch
@@ -164,7 +176,18 @@ class BaseDeepEncoder(TransformerMixin, BaseEstimator):
         "verbose": ["verbose"],
         "device": [str],
         "random_state": ["random_state"],
+        # image-training recipe (estimators that take images declare these)
+        "shift_augment": [StrOptions({"auto"}), Interval(numbers.Integral, 0, None, closed="left")],
+        "flip_augment": [StrOptions({"auto"}), "boolean"],
+        "lr_schedule": [StrOptions({"auto", "constant", "cosine"})],
     }
+
+    # What "auto" means for colour photos of side >= 32 (CIFAR-10 and up):
+    # the backbone, and the shift of the augmentation (other images get
+    # ``_grey_shift``); see _augmentation and _lr_schedule.
+    _colour_backbone = "cifar_cnn"
+    _colour_shift = 4
+    _grey_shift = 2
 
     # Subclasses that learn from labels set this; unsupervised ones do not.
     _requires_y = True
@@ -336,6 +359,49 @@ class BaseDeepEncoder(TransformerMixin, BaseEstimator):
         """Callbacks a method's training schedule needs, as (name, callback)."""
         return []
 
+    def _augmentation(self):
+        """Resolved ``(shift_augment, flip_augment)`` for this fit's input.
+
+        "auto": for colour photos of side >= 32, shifts of up to
+        ``_colour_shift`` pixels (a random crop with zero padding) and
+        left-right flips; for other images, ``_grey_shift`` pixels and no
+        flip (digits must not be mirrored).
+        """
+        colour = is_colour_image(self._input_shape)
+        shift = getattr(self, "shift_augment", 0)
+        if shift == "auto":
+            shift = self._colour_shift if colour else self._grey_shift
+        flip = getattr(self, "flip_augment", False)
+        if flip == "auto":
+            flip = colour
+        return int(shift), bool(flip)
+
+    def _feature_extractor(self, n_features, weights_path=None):
+        """Backbone + feature layer and the augmentation of this fit's input
+        (see :func:`skhash.nn.make_feature_extractor`)."""
+        from .nn import make_feature_extractor
+
+        shift, flip = self._augmentation()
+        return make_feature_extractor(
+            self.backbone, n_features, self._input_shape, hidden_units=self.hidden_units,
+            feature_units=self.feature_units, shift_augment=shift, flip_augment=flip,
+            weights_path=weights_path, colour_backbone=self._colour_backbone,
+        )
+
+    def _lr_schedule(self):
+        """Resolved ``lr_schedule``: "auto" is "cosine" for colour photos."""
+        schedule = getattr(self, "lr_schedule", "constant")
+        if schedule == "auto":
+            schedule = "cosine" if is_colour_image(self._input_shape) else "constant"
+        return schedule
+
+    def _schedule_callbacks(self):
+        """The learning-rate schedule, as skorch callbacks (per epoch)."""
+        if self._lr_schedule() != "cosine":
+            return []
+        return [("lr_scheduler", LRScheduler(policy=torch.optim.lr_scheduler.CosineAnnealingLR,
+                                             T_max=self.max_epochs))]
+
     def _optimizer_class(self):
         if isinstance(self.optimizer, str):
             return OPTIMIZERS[self.optimizer]
@@ -363,6 +429,7 @@ class BaseDeepEncoder(TransformerMixin, BaseEstimator):
                 raise TypeError(f"callbacks must be skorch callbacks, got {cb!r}.")
             callbacks.append((name, copy.deepcopy(cb)))
         callbacks.extend(self._method_callbacks())
+        callbacks.extend(self._schedule_callbacks())
         if self.verbose:
             callbacks.append(("progress", ProgressBar()))
         if self.early_stopping:

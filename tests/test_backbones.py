@@ -115,3 +115,89 @@ def test_random_shift_only_in_training():
         assert any(torch.equal(out[i], padded[r:r + 6, c:c + 6])
                    for r in range(3) for c in range(3))
     assert np.isfinite(out.numpy()).all()
+
+
+# ---------------------------------------------------------------- paper networks
+def _n_params(module):
+    return sum(p.numel() for p in module.parameters())
+
+
+def test_cnnbh_cifar_net_is_the_papers_125k_network():
+    from skhash.nn import CNNBHCifarNet, LatentHashNet
+
+    backbone = CNNBHCifarNet((3, 32, 32))
+    convs = [m for m in backbone.modules() if isinstance(m, nn.Conv2d)]
+    assert [(c.out_channels, c.kernel_size[0], c.padding[0]) for c in convs] == [
+        (32, 3, 1), (32, 1, 0), (32, 3, 1), (32, 3, 1), (64, 3, 1), (64, 3, 1)]
+    pools = [m for m in backbone.modules() if isinstance(m, nn.MaxPool2d)]
+    assert len(pools) == 3 and all(p.kernel_size == 3 and p.stride == 2 and p.ceil_mode
+                                   for p in pools)
+    drops = [m for m in backbone.modules() if isinstance(m, nn.Dropout)]
+    assert [d.p for d in drops] == [0.5] * 3
+    # ceil-mode pooling: 32 -> 16 -> 8 -> 4
+    assert backbone.out_features == 64 * 4 * 4
+    assert backbone(torch.zeros(2, 3072)).shape == (2, 1024)
+    # H48-D-H10 on top: the paper's "125K" parameters (floor-mode pooling: 104,058)
+    assert _n_params(LatentHashNet(backbone, 48, 10, dropout=0.5)) == 125_562
+
+
+def test_dsh_network_layers():
+    from skhash.nn import DSHNet
+
+    net = DSHNet((3, 32, 32))
+    convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
+    assert [(c.out_channels, c.kernel_size[0], c.padding[0]) for c in convs] == [
+        (32, 5, 2), (32, 5, 2), (64, 5, 2)]
+    pools = [type(m).__name__ for m in net.modules() if isinstance(m, (nn.MaxPool2d,
+                                                                        nn.AvgPool2d))]
+    assert pools == ["MaxPool2d", "AvgPool2d", "AvgPool2d"]
+    assert net.out_features == 64 * 4 * 4
+    assert net(torch.zeros(3, 3072)).shape == (3, 1024)
+
+
+def test_dpq_on_cifar_images_uses_dsh_and_the_papers_head():
+    from skhash.nn import DSHNet
+    from skhash.quantization import DPQQuantizer
+
+    X = np.random.RandomState(0).rand(40, 3072).astype(np.float32)
+    y = np.repeat([0, 1], 20)
+    q = DPQQuantizer(M=4, K=8, input_shape=(3, 32, 32), max_epochs=1, random_state=0).fit(X, y)
+    module = q.net_.module_
+    assert isinstance(module.backbone, DSHNet)
+    assert module.embedding[0].out_features == 500  # DSH's FC 500 = DPQ's U
+    part = module.parts[0]
+    assert [m.out_features for m in part if hasattr(m, "out_features")] == [128, 8]
+    assert module.part_width == 125 and q.codebooks_.shape == (4, 8, 125)
+
+
+def test_cnnbh_dropout_follows_table_2_on_the_paper_network():
+    from skhash.hashing._cnnbh import cifar_dropout
+
+    assert [cifar_dropout(b) for b in (4, 8, 12, 16, 20, 24, 32, 48, 64)] == [
+        0.0, 0.0, 0.2, 0.3, 0.3, 0.5, 0.5, 0.5, 0.5]
+
+
+def test_random_shift_flip_training_only():
+    from skhash.nn import RandomShift
+
+    x = torch.arange(2 * 3 * 4 * 4, dtype=torch.float32).reshape(2, -1).repeat(50, 1)
+    aug = RandomShift((3, 4, 4), max_shift=0, flip=True)
+    aug.eval()
+    assert torch.equal(aug(x), x)
+    aug.train()
+    torch.manual_seed(0)
+    out = aug(x).reshape(-1, 3, 4, 4)
+    images = x.reshape(-1, 3, 4, 4)
+    mirrored = (out == images.flip(3)).flatten(1).all(1)
+    same = (out == images).flatten(1).all(1)
+    assert bool((mirrored | same).all()) and 20 < int(mirrored.sum()) < 80
+
+
+def test_make_augment_skips_small_images_and_vectors():
+    from skhash.nn._backbones import make_augment
+
+    assert make_augment(None, 4, True) is None
+    assert make_augment((1, 8, 8), 4, True) is None
+    assert make_augment((3, 32, 32), 0, False) is None
+    aug = make_augment((3, 32, 32), 4, True)
+    assert aug.max_shift == 4 and aug.flip

@@ -5,7 +5,7 @@ Known failures are listed in ``EXPECTED_FAILED_CHECKS``, one reason each.
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skhash.hashing import CNNBHHasher, SSDHHasher
+from skhash.hashing import CNNBHHasher, ITQHasher, LSHHasher, SSDHHasher
 from skhash.neighbors import KNeighborsRetriever
 from skhash.quantization import (
     DeepQuanHasher,
@@ -32,6 +32,8 @@ def _estimators():
                          max_epochs=2, batch_size=32, kmeans_iter=5, random_state=0)
     yield DeepSOMQuantizer(map_shape=(2, 3), n_alternations=1, som_iterations=50, **FAST)
     yield SelfOrganizingMap((2, 3), n_iterations=100, random_state=0)
+    yield ITQHasher(n_bits=2, n_iter=5, random_state=0)
+    yield LSHHasher(n_bits=3, random_state=0)
 
 
 # estimator class name -> {check name: reason}

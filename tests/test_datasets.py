@@ -77,6 +77,10 @@ def test_public_api():
         "RetrievalSplit",
         "cnnh_split",
         "random_split",
+        "dsh_split",
+        "ssdh_split",
+        "unseen_classes_split",
+        "load_image_folder",
     }
     for name in ds.__all__:
         assert getattr(ds, name).__doc__

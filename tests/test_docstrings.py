@@ -23,6 +23,7 @@ def test_docstring_examples(name):
 
 
 def test_estimators_have_examples():
+    from skhash.hashing import ITQHasher, LSHHasher
     from skhash.quantization import (
         DeepQuanHasher,
         DeepSOMQuantizer,
@@ -32,5 +33,5 @@ def test_estimators_have_examples():
     )
 
     for cls in (DeepQuanHasher, DeepSOMQuantizer, DPQQuantizer, ProductQuantizer,
-                SelfOrganizingMap):
+                SelfOrganizingMap, ITQHasher, LSHHasher):
         assert ">>>" in cls.__doc__, cls.__name__

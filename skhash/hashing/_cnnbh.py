@@ -4,11 +4,26 @@ import numbers
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
 from ..base import BaseHasher
 from ..nn import LatentHashNet, make_backbone
+from ..nn._backbones import make_augment, resolve_backbone_name
+
+# CNNBH's Table 2: drop probability of the last dropout layer by code length
+# on its CIFAR-10 network
+CIFAR_DROPOUT = ((8, 0.0), (12, 0.2), (16, 0.3), (24, 0.5), (32, 0.5), (40, 0.5), (48, 0.5))
+
+
+def cifar_dropout(n_bits):
+    """Table 2's drop probability for ``n_bits``: the entry of the largest
+    tabulated length <= ``n_bits`` (0 below 8 bits, 0.5 past 48)."""
+    p = 0.0
+    for length, prob in CIFAR_DROPOUT:
+        if n_bits >= length:
+            p = prob
+    return p
 
 __all__ = ["CNNBHHasher"]
 
@@ -36,8 +51,12 @@ class CNNBHHasher(BaseHasher):
     ----------
     n_bits : int, default=48
         Code length (units of the knob layer).
-    dropout : float in [0, 1), default=0.5
-        Dropout between the knob layer and the classifier.
+    dropout : float in [0, 1) or "auto", default="auto"
+        Dropout between the knob layer and the classifier. "auto": with the
+        paper's CIFAR-10 network (``backbone="cnnbh_cifar"``), the paper's
+        Table 2 by code length (0 at 8 bits, 0.2 at 12, 0.3 at 16, 0.5 from
+        24 bits; a length between two entries takes the lower one's); 0.5
+        otherwise (the paper's MNIST setting).
     input_shape : tuple (C, H, W) or None, default=None
         View rows as images; None uses the MLP backbone.
     backbone : str or nn.Module class, default="auto"
@@ -51,6 +70,16 @@ class CNNBHHasher(BaseHasher):
     lr : float, default=1e-3
     optimizer : {"adam", "adamw", "sgd"} or optimizer class, default="adam"
     weight_decay : float, default=0.0
+    shift_augment : int or "auto", default="auto"
+        Random shifts (crops of the zero-padded image) of up to this many
+        pixels during training; "auto": 4 for colour photos of side >= 32,
+        0 for other images (the MNIST network trains without augmentation).
+    flip_augment : bool or "auto", default="auto"
+        Random left-right mirroring during training; "auto": on for colour
+        photos only.
+    lr_schedule : {"auto", "constant", "cosine"}, default="auto"
+        Learning-rate schedule over ``max_epochs``; "auto": cosine for
+        colour photos, constant otherwise.
     validation_fraction : float or None, default=None
         Held-out fraction of the training data (for ``valid_loss`` and early
         stopping).
@@ -99,14 +128,16 @@ class CNNBHHasher(BaseHasher):
     _parameter_constraints = {
         **BaseHasher._parameter_constraints,
         "n_bits": [Interval(numbers.Integral, 1, None, closed="left")],
-        "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
+        "dropout": [StrOptions({"auto"}), Interval(numbers.Real, 0, 1, closed="left")],
     }
+
+    _grey_shift = 0  # the MNIST network trains without augmentation
 
     def __init__(
         self,
         n_bits=48,
         *,
-        dropout=0.5,
+        dropout="auto",
         input_shape=None,
         backbone="auto",
         hidden_units=(512,),
@@ -115,6 +146,9 @@ class CNNBHHasher(BaseHasher):
         lr=1e-3,
         optimizer="adam",
         weight_decay=0.0,
+        shift_augment="auto",
+        flip_augment="auto",
+        lr_schedule="auto",
         validation_fraction=None,
         early_stopping=False,
         n_iter_no_change=5,
@@ -133,6 +167,9 @@ class CNNBHHasher(BaseHasher):
         self.lr = lr
         self.optimizer = optimizer
         self.weight_decay = weight_decay
+        self.shift_augment = shift_augment
+        self.flip_augment = flip_augment
+        self.lr_schedule = lr_schedule
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping
         self.n_iter_no_change = n_iter_no_change
@@ -141,9 +178,19 @@ class CNNBHHasher(BaseHasher):
         self.device = device
         self.random_state = random_state
 
+    def _resolved_dropout(self):
+        if self.dropout != "auto":
+            return float(self.dropout)
+        name = self.backbone
+        if isinstance(name, str):
+            name = resolve_backbone_name(name, self._input_shape, self._colour_backbone)
+        return cifar_dropout(self.n_bits) if name == "cnnbh_cifar" else 0.5
+
     def _build_module(self, n_features, n_outputs):
-        backbone = make_backbone(self.backbone, n_features, self._input_shape, self.hidden_units)
-        return LatentHashNet(backbone, self.n_bits, n_outputs, dropout=self.dropout)
+        backbone = make_backbone(self.backbone, n_features, self._input_shape, self.hidden_units,
+                                 colour_backbone=self._colour_backbone)
+        return LatentHashNet(backbone, self.n_bits, n_outputs, dropout=self._resolved_dropout(),
+                             augment=make_augment(self._input_shape, *self._augmentation()))
 
     def _build_criterion(self, n_outputs):
         return ClassificationLoss()

@@ -10,7 +10,7 @@ from skorch.callbacks import Callback
 from torch import nn
 
 from ..base import BaseHasher
-from ..nn import LatentHashNet, make_feature_extractor
+from ..nn import LatentHashNet
 
 __all__ = ["SSDHHasher", "SSDHLoss"]
 
@@ -122,10 +122,16 @@ class SSDHHasher(BaseHasher):
         In a multi-label indicator matrix, entries equal to this marker are
         "don't care": they contribute no loss (the paper's missing-label
         setting).
-    shift_augment : int, default=2
-        For image input (``input_shape`` set) of side >= 16, shift each
-        training image by up to this many pixels (0 disables). Not used at
-        inference.
+    shift_augment : int or "auto", default="auto"
+        Random shifts of up to this many pixels for training images of side
+        >= 16 (a random crop of the zero-padded image); "auto": 4 for colour
+        photos of side >= 32, 2 for other images. Not used at inference.
+    flip_augment : bool or "auto", default="auto"
+        Random left-right mirroring of training images; "auto": on for
+        colour photos of side >= 32 only.
+    lr_schedule : {"auto", "constant", "cosine"}, default="auto"
+        Learning-rate schedule over ``max_epochs``; "auto": cosine for
+        colour photos of side >= 32, constant otherwise.
     warmup_epochs : int, default=5
         Ramp the weights of E2 and E3 linearly from 0 to ``beta`` and
         ``gamma`` over the first epochs (0: full weights from the start).
@@ -193,7 +199,6 @@ class SSDHHasher(BaseHasher):
         "p": [Options(numbers.Integral, {1, 2})],
         "multilabel": [StrOptions({"auto"}), "boolean"],
         "missing_label": [numbers.Integral],
-        "shift_augment": [Interval(numbers.Integral, 0, None, closed="left")],
         "warmup_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
         "feature_units": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "pretrained_weights": [str, os.PathLike, None],
@@ -209,7 +214,9 @@ class SSDHHasher(BaseHasher):
         p=2,
         multilabel="auto",
         missing_label=-1,
-        shift_augment=2,
+        shift_augment="auto",
+        flip_augment="auto",
+        lr_schedule="auto",
         warmup_epochs=5,
         feature_units=512,
         pretrained_weights=None,
@@ -237,6 +244,8 @@ class SSDHHasher(BaseHasher):
         self.multilabel = multilabel
         self.missing_label = missing_label
         self.shift_augment = shift_augment
+        self.flip_augment = flip_augment
+        self.lr_schedule = lr_schedule
         self.warmup_epochs = warmup_epochs
         self.feature_units = feature_units
         self.pretrained_weights = pretrained_weights
@@ -295,11 +304,8 @@ class SSDHHasher(BaseHasher):
 
     # ------------------------------------------------------------------ model
     def _build_module(self, n_features, n_outputs):
-        backbone, augment = make_feature_extractor(
-            self.backbone, n_features, self._input_shape, hidden_units=self.hidden_units,
-            feature_units=self.feature_units, shift_augment=self.shift_augment,
-            weights_path=self.pretrained_weights,
-        )
+        backbone, augment = self._feature_extractor(
+            n_features, weights_path=self.pretrained_weights)
         return LatentHashNet(backbone, self.n_bits, n_outputs, activation="sigmoid",
                              augment=augment)
 

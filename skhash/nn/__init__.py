@@ -3,11 +3,14 @@
 from ._backbones import (
     BACKBONES,
     CifarCNN,
+    CNNBHCifarNet,
+    DSHNet,
     FeatureLayer,
     MLPBackbone,
     SmallCNN,
     TorchvisionBackbone,
     make_backbone,
+    make_augment,
     make_feature_extractor,
 )
 from ._heads import LatentHashNet, RandomShift
@@ -15,6 +18,8 @@ from ._heads import LatentHashNet, RandomShift
 __all__ = [
     "BACKBONES",
     "CifarCNN",
+    "CNNBHCifarNet",
+    "DSHNet",
     "FeatureLayer",
     "LatentHashNet",
     "MLPBackbone",
@@ -22,5 +27,6 @@ __all__ = [
     "SmallCNN",
     "TorchvisionBackbone",
     "make_backbone",
+    "make_augment",
     "make_feature_extractor",
 ]

@@ -8,22 +8,32 @@ __all__ = ["LatentHashNet", "RandomShift"]
 
 
 class RandomShift(nn.Module):
-    """Shift each training image by a random whole number of pixels.
+    """Shift (and optionally mirror) each training image at random.
 
     Active only in training mode (the identity in eval mode, so codes and
     predictions stay deterministic). Shifts are drawn uniformly from
     ``[-max_shift, max_shift]`` per axis and per sample, from torch's RNG
     (which the estimators seed from ``random_state``); pixels shifted in
-    are zero.
+    are zero -- the same as a random crop of the image zero-padded by
+    ``max_shift`` pixels on each side. With ``flip=True`` each image is also
+    mirrored left-right with probability 1/2 (photographs; not digits).
     """
 
-    def __init__(self, input_shape, max_shift=2):
+    def __init__(self, input_shape, max_shift=2, flip=False):
         super().__init__()
         self.input_shape = tuple(int(v) for v in input_shape)
         self.max_shift = int(max_shift)
+        self.flip = bool(flip)
 
     def forward(self, x):
-        if not self.training or self.max_shift == 0:
+        if not self.training or (self.max_shift == 0 and not self.flip):
+            return x
+        if self.flip:
+            n = x.shape[0]
+            images = x.reshape(n, *self.input_shape)
+            mirror = torch.rand(n, device=x.device) < 0.5
+            x = torch.where(mirror[:, None, None, None], images.flip(3), images).reshape(n, -1)
+        if self.max_shift == 0:
             return x
         n = x.shape[0]
         c, h, w = self.input_shape

@@ -10,7 +10,6 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
 from ..base import BaseQuantizer
-from ..nn import make_feature_extractor
 from ._som import SelfOrganizingMap, check_map_shape
 
 __all__ = [
@@ -217,9 +216,16 @@ class DeepSOMQuantizer(BaseQuantizer):
     feature_units : int or None, default=512
         Feature layer after skhash's own CNNs (see
         :func:`skhash.nn.make_feature_extractor`).
-    shift_augment : int, default=2
+    shift_augment : int or "auto", default="auto"
         Random shifts of up to this many pixels for training images of side
-        >= 16.
+        >= 16 (a random crop of the zero-padded image); "auto": 4 for colour
+        photos of side >= 32, 2 for other images. Not used at inference.
+    flip_augment : bool or "auto", default="auto"
+        Random left-right mirroring of training images; "auto": on for
+        colour photos of side >= 32 only.
+    lr_schedule : {"auto", "constant", "cosine"}, default="auto"
+        Learning-rate schedule over ``max_epochs``; "auto": cosine for
+        colour photos of side >= 32, constant otherwise.
     input_shape, backbone, hidden_units, max_epochs, batch_size, lr,
     optimizer, weight_decay, validation_fraction, early_stopping,
     n_iter_no_change, callbacks, verbose, device, random_state
@@ -291,7 +297,6 @@ class DeepSOMQuantizer(BaseQuantizer):
         "alternation_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
         "embedding_dim": [StrOptions({"auto"}), Interval(numbers.Integral, 1, None, closed="left")],
         "feature_units": [Interval(numbers.Integral, 1, None, closed="left"), None],
-        "shift_augment": [Interval(numbers.Integral, 0, None, closed="left")],
     }
 
     def __init__(
@@ -309,7 +314,9 @@ class DeepSOMQuantizer(BaseQuantizer):
         alternation_epochs=2,
         embedding_dim="auto",
         feature_units=512,
-        shift_augment=2,
+        shift_augment="auto",
+        flip_augment="auto",
+        lr_schedule="auto",
         input_shape=None,
         backbone="auto",
         hidden_units=(512,),
@@ -339,6 +346,8 @@ class DeepSOMQuantizer(BaseQuantizer):
         self.embedding_dim = embedding_dim
         self.feature_units = feature_units
         self.shift_augment = shift_augment
+        self.flip_augment = flip_augment
+        self.lr_schedule = lr_schedule
         self.input_shape = input_shape
         self.backbone = backbone
         self.hidden_units = hidden_units
@@ -363,10 +372,7 @@ class DeepSOMQuantizer(BaseQuantizer):
     def _build_module(self, n_features, n_outputs):
         dim = self.embedding_dim
         self._embedding_dim = 2 * n_outputs if dim == "auto" else int(dim)
-        backbone, augment = make_feature_extractor(
-            self.backbone, n_features, self._input_shape, hidden_units=self.hidden_units,
-            feature_units=self.feature_units, shift_augment=self.shift_augment,
-        )
+        backbone, augment = self._feature_extractor(n_features)
         rows, cols = self._map_shape
         return DeepSOMModule(backbone, embedding_dim=self._embedding_dim, n_nodes=rows * cols,
                              n_classes=n_outputs, augment=augment)

@@ -9,7 +9,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
 from ..base import BaseQuantizer
-from ..nn import make_feature_extractor
+from ..nn._backbones import resolve_backbone_name
 
 __all__ = ["DPQQuantizer", "DPQModule", "DPQLoss", "gini_batch", "gini_sample"]
 
@@ -160,15 +160,19 @@ class DPQQuantizer(BaseQuantizer):
         Codewords per part, >= 2 (codes are uint8 when K <= 256).
     embedding_dim : int or "auto", default="auto"
         Width of the vector sliced into M parts. "auto": 2048 for vector
-        input (the paper's cross-domain "FC 2048 + ReLU"), 512 for images
-        (on top of the 512-unit feature layer of skhash's CNN). When M does
+        input (the paper's cross-domain "FC 2048 + ReLU"), 500 on the DSH
+        network (the paper's CIFAR-10 setting, U = 500: DSH's FC 500), 512
+        for other images (on top of the 512-unit feature layer of skhash's
+        CNN). When M does
         not divide it, each part takes
         ``embedding_dim // M`` units and the last few are discarded, as in
         the paper; M larger than ``embedding_dim`` is an error.
     codeword_dim : int or None, default=None
         Dimension D of a codeword; None uses ``embedding_dim // M``.
-    part_hidden_units : tuple of int, default=(256,)
+    part_hidden_units : tuple of int or "auto", default="auto"
         Hidden widths of each part's MLP (``()``: one linear layer).
+        "auto": ``(128,)`` on the DSH network (the paper's CIFAR-10 head:
+        FC 128, ReLU, FC K), ``(256,)`` otherwise.
     softmax_soft, softmax_hard, joint_central, gini_batch, gini_sample : float >= 0
         Loss weights (defaults 1, 1, 0.01, 0.1, 0.1).
     intra_normalization : bool, default=False
@@ -176,9 +180,16 @@ class DPQQuantizer(BaseQuantizer):
     feature_units : int or None, default=512
         Feature layer after skhash's own CNNs (see
         :func:`skhash.nn.make_feature_extractor`).
-    shift_augment : int, default=2
+    shift_augment : int or "auto", default="auto"
         Random shifts of up to this many pixels for training images of side
-        >= 16.
+        >= 16 (a random crop of the zero-padded image); "auto": 4 for colour
+        photos of side >= 32, 2 for other images. Not used at inference.
+    flip_augment : bool or "auto", default="auto"
+        Random left-right mirroring of training images; "auto": on for
+        colour photos of side >= 32 only.
+    lr_schedule : {"auto", "constant", "cosine"}, default="auto"
+        Learning-rate schedule over ``max_epochs``; "auto": cosine for
+        colour photos of side >= 32, constant otherwise.
     input_shape, backbone, hidden_units, max_epochs, batch_size, lr,
     optimizer, weight_decay, validation_fraction, early_stopping,
     n_iter_no_change, callbacks, verbose, device, random_state
@@ -225,7 +236,7 @@ class DPQQuantizer(BaseQuantizer):
         "K": [Interval(numbers.Integral, 2, None, closed="left")],
         "embedding_dim": [StrOptions({"auto"}), Interval(numbers.Integral, 1, None, closed="left")],
         "codeword_dim": [Interval(numbers.Integral, 1, None, closed="left"), None],
-        "part_hidden_units": [tuple, list],
+        "part_hidden_units": [StrOptions({"auto"}), tuple, list],
         "softmax_soft": [Interval(numbers.Real, 0, None, closed="left")],
         "softmax_hard": [Interval(numbers.Real, 0, None, closed="left")],
         "joint_central": [Interval(numbers.Real, 0, None, closed="left")],
@@ -233,7 +244,6 @@ class DPQQuantizer(BaseQuantizer):
         "gini_sample": [Interval(numbers.Real, 0, None, closed="left")],
         "intra_normalization": ["boolean"],
         "feature_units": [Interval(numbers.Integral, 1, None, closed="left"), None],
-        "shift_augment": [Interval(numbers.Integral, 0, None, closed="left")],
     }
 
     def __init__(
@@ -243,7 +253,7 @@ class DPQQuantizer(BaseQuantizer):
         *,
         embedding_dim="auto",
         codeword_dim=None,
-        part_hidden_units=(256,),
+        part_hidden_units="auto",
         softmax_soft=1.0,
         softmax_hard=1.0,
         joint_central=0.01,
@@ -251,7 +261,9 @@ class DPQQuantizer(BaseQuantizer):
         gini_sample=0.1,
         intra_normalization=False,
         feature_units=512,
-        shift_augment=2,
+        shift_augment="auto",
+        flip_augment="auto",
+        lr_schedule="auto",
         input_shape=None,
         backbone="auto",
         hidden_units=(512,),
@@ -281,6 +293,8 @@ class DPQQuantizer(BaseQuantizer):
         self.intra_normalization = intra_normalization
         self.feature_units = feature_units
         self.shift_augment = shift_augment
+        self.flip_augment = flip_augment
+        self.lr_schedule = lr_schedule
         self.input_shape = input_shape
         self.backbone = backbone
         self.hidden_units = hidden_units
@@ -297,11 +311,20 @@ class DPQQuantizer(BaseQuantizer):
         self.device = device
         self.random_state = random_state
 
+    _colour_backbone = "dsh"
+
+    def _on_dsh(self):
+        name = self.backbone
+        if isinstance(name, str):
+            name = resolve_backbone_name(name, self._input_shape, self._colour_backbone)
+        return name == "dsh"
+
     def _resolve_embedding_dim(self):
-        """2048 for vectors (the paper's cross-domain FC 2048), 512 for images."""
+        """2048 for vectors (the paper's cross-domain FC 2048), 500 on DSH's
+        network (its FC 500), 512 for other images."""
         dim = self.embedding_dim
         if dim == "auto":
-            dim = 2048 if self._input_shape is None else 512
+            dim = 2048 if self._input_shape is None else (500 if self._on_dsh() else 512)
         if self.M > dim:
             raise ValueError(
                 f"M={self.M} parts cannot be cut from an embedding of {dim} units; use "
@@ -315,16 +338,18 @@ class DPQQuantizer(BaseQuantizer):
 
     def _build_module(self, n_features, n_outputs):
         self._embedding_dim = self._resolve_embedding_dim()
-        backbone, augment = make_feature_extractor(
-            self.backbone, n_features, self._input_shape, hidden_units=self.hidden_units,
-            feature_units=self.feature_units, shift_augment=self.shift_augment,
-        )
+        backbone, augment = self._feature_extractor(n_features)
         return DPQModule(
             backbone, embedding_dim=self._embedding_dim, M=self.M, K=self.K,
-            codeword_dim=self._D, part_hidden_units=tuple(self.part_hidden_units),
+            codeword_dim=self._D, part_hidden_units=self._part_hidden_units(),
             n_classes=n_outputs, intra_normalization=self.intra_normalization,
             augment=augment,
         )
+
+    def _part_hidden_units(self):
+        if self.part_hidden_units == "auto":
+            return (128,) if self._on_dsh() else (256,)
+        return tuple(self.part_hidden_units)
 
     def _build_criterion(self, n_outputs):
         return DPQLoss(
