@@ -412,8 +412,8 @@ def build_parser():
                    help="DeepQuan: variants to compare (full; dae_pq = PQ on the pre-trained "
                         "autoencoder code; triplet_only and quadratic_only = eta 0 with the "
                         "weighted triplet or the quadratic PQ loss; quadratic = quadratic + "
-                        "reconstruction). Label-free methods (deepquan, pq) train on the "
-                        "whole database without labels")
+                        "reconstruction). Label-free methods (deepquan, pq, itq, lsh) train on "
+                        "the whole database without labels under the cnnh and random protocols")
     b.add_argument("--map-shape", nargs="+", default=["20x20"], metavar="ROWSxCOLS",
                    help="DeepSOM: SOM grid sizes (default 20x20: 400 nodes, log2(400) = 8.6 "
                         "bits)")
@@ -437,7 +437,7 @@ def build_parser():
                         "the whole database on digits)")
     b.add_argument("--n-train-per-class", type=int, default=None,
                    help="cnnh / unseen protocols: training images per class instead (default "
-                        "500 on cifar10)")
+                        "500 with cnnh on cifar10, and with unseen except on digits)")
     b.add_argument("--unseen-classes", type=int, default=3,
                    help="unseen protocol: classes held out of training (default 3)")
     b.add_argument("--n-queries", type=float, default=0.1, help="random protocol: queries")

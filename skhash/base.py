@@ -395,12 +395,21 @@ class BaseDeepEncoder(TransformerMixin, BaseEstimator):
             schedule = "cosine" if is_colour_image(self._input_shape) else "constant"
         return schedule
 
+    def _schedule_epochs(self):
+        """Epochs the learning-rate schedule spans (all of the net's training)."""
+        return self.max_epochs
+
     def _schedule_callbacks(self):
-        """The learning-rate schedule, as skorch callbacks (per epoch)."""
+        """The learning-rate schedule, as skorch callbacks (per epoch).
+
+        skorch resumes the schedule at the net's current epoch in every
+        later ``partial_fit``, so a multi-phase schedule spans all its
+        phases when ``_schedule_epochs`` counts them.
+        """
         if self._lr_schedule() != "cosine":
             return []
         return [("lr_scheduler", LRScheduler(policy=torch.optim.lr_scheduler.CosineAnnealingLR,
-                                             T_max=self.max_epochs))]
+                                             T_max=self._schedule_epochs()))]
 
     def _optimizer_class(self):
         if isinstance(self.optimizer, str):

@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from skhash._benchmark import main
@@ -92,3 +93,55 @@ def test_benchmark_label_free_methods_train_on_the_database(capsys):
     assert labels == [(m, s) for m in ("pq", "deepquan[full]", "deepquan[dae_pq]")
                       for s in ("sym", "asym")]
     assert "training on 1497 images (database, no labels)" in captured.err
+
+
+# ----------------------------------------------------------------- CIFAR-10 protocols
+def _fake_cifar(root, n_train=6, n_test=3):
+    """Ten classes of noisy 32x32 colour images as train/ and test/ folders."""
+    from PIL import Image
+
+    rng = np.random.RandomState(0)
+    for split, n in (("train", n_train), ("test", n_test)):
+        for label in range(10):
+            folder = root / split / f"class{label}"
+            folder.mkdir(parents=True)
+            for i in range(n):
+                pixels = rng.randint(0, 60, (32, 32, 3)) + 19 * label
+                Image.fromarray(pixels.astype(np.uint8)).save(folder / f"{i:04d}.png")
+    return root
+
+
+@pytest.mark.parametrize("protocol, sizes", [
+    ("cnnh", (10, 80, 20)),      # 1 query per class from all 90; 2 per class to train
+    ("dsh", (30, 30, 60)),       # the test split is queries and database
+    ("ssdh", (10, 60, 60)),      # test queries; training split = database
+    ("unseen", (3, 24, 14)),     # 3 unseen classes searched, 7 seen trained on
+])
+def test_benchmark_cifar10_protocols(tmp_path, monkeypatch, capsys, protocol, sizes):
+    monkeypatch.setenv("SKHASH_CACHE", str(tmp_path / "cache"))
+    root = _fake_cifar(tmp_path / "cifar")
+    main(["benchmark", "--dataset", "cifar10", "--data-home", str(root), "--protocol", protocol,
+          "--methods", "itq", "cnnbh", "--bits", "8", "--epochs", "1", "--queries-per-class", "1",
+          "--n-train-per-class", "2", "--k", "5"])
+    out = capsys.readouterr()
+    header = out.out.splitlines()[0]
+    n_query, n_db, n_train = sizes
+    assert f"queries={n_query} database={n_db} train={n_train}" in header
+    rows = [ln for ln in out.out.splitlines() if ln.startswith("|")][2:]
+    assert [r.split("|")[1].strip() for r in rows] == ["itq", "cnnbh"]
+
+
+def test_benchmark_prints_the_papers_figure(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SKHASH_CACHE", str(tmp_path / "cache"))
+    root = _fake_cifar(tmp_path / "cifar", n_train=2, n_test=1)
+    main(["benchmark", "--dataset", "cifar10", "--data-home", str(root), "--methods", "lsh",
+          "--bits", "12", "--queries-per-class", "1", "--n-train-per-class", "1"])
+    out = capsys.readouterr()
+    assert "paper_mAP" in out.out.splitlines()[1]
+    assert "0.1210" in out.out  # CNNBH's Table 1, LSH at 12 bits
+    assert "(paper 0.1210)" in out.err
+
+
+def test_benchmark_dsh_needs_a_train_test_split():
+    with pytest.raises(SystemExit, match="train / test"):
+        main(["benchmark", "--protocol", "dsh"])

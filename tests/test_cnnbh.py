@@ -207,3 +207,39 @@ def test_four_dimensional_image_input(digits):
         h.transform(X[:4].reshape(-1, 1, 4, 16))
     with pytest.raises(ValueError, match="expects input_shape"):
         _fast(max_epochs=1, input_shape=(1, 4, 16)).fit(images, y[:120])
+
+
+# ------------------------------------------------------- colour photos: the CIFAR recipe
+def _colour_images(n=24, seed=0):
+    rng = np.random.RandomState(seed)
+    y = np.repeat([0, 1], n // 2)
+    X = rng.rand(n, 3 * 32 * 32).astype(np.float32) * 0.5
+    X[y == 1, :1024] += 0.5  # class 1 is redder
+    return X, y
+
+
+def test_colour_defaults_recipe():
+    """On 32x32x3 input "auto" means crops + flips, a cosine schedule, and Table 2's dropout
+    on the paper network; transform stays deterministic (augmentation is training-only)."""
+    from skhash.nn import RandomShift
+
+    X, y = _colour_images()
+    hasher = CNNBHHasher(n_bits=12, input_shape=(3, 32, 32), max_epochs=3, batch_size=8,
+                         backbone="cnnbh_cifar", random_state=0).fit(X, y)
+    module = hasher.net_.module_
+    assert isinstance(module.augment, RandomShift)
+    assert module.augment.max_shift == 4 and module.augment.flip
+    assert module.dropout.p == 0.2  # Table 2 at 12 bits
+    lrs = hasher.history_[:, "event_lr"]
+    assert lrs[0] == pytest.approx(1e-3) and lrs[0] > lrs[1] > lrs[2] > 0
+    assert np.array_equal(hasher.transform(X), hasher.transform(X))
+
+
+def test_grey_defaults_unchanged():
+    """Grey images keep the MNIST recipe: no augmentation, constant lr, dropout 0.5."""
+    X, y = load_digits(return_X_y=True)
+    hasher = CNNBHHasher(n_bits=8, input_shape=(1, 8, 8), max_epochs=2, random_state=0)
+    hasher.fit(X[:200], y[:200])
+    module = hasher.net_.module_
+    assert module.augment is None and module.dropout.p == 0.5
+    assert "event_lr" not in hasher.history_[-1]

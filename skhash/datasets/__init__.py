@@ -6,8 +6,9 @@ ships with scikit-learn (the embedded default); :func:`load_mnist` and
 directory (:func:`load_cifar10` also reads ``train/`` and ``test/`` image
 folders); :func:`load_image_folder` reads any folder with one sub-folder of
 images per class (decoded with Pillow, an optional dependency, and cached).
-:func:`cnnh_split` and :func:`random_split` build the
-query / database / training index splits used by retrieval benchmarks.
+:func:`cnnh_split`, :func:`dsh_split`, :func:`ssdh_split`,
+:func:`unseen_classes_split` and :func:`random_split` build the
+query / database / training index splits of the papers' retrieval protocols.
 """
 
 from ._images import load_image_folder

@@ -23,17 +23,17 @@ class RetrievalSplit(NamedTuple):
     Each field is a sorted 1-D ``int64`` array of row indices into the dataset.
     How the three sets relate depends on the protocol:
 
-    ==========================  ==========================  =========================
-    protocol                    query vs database           train vs database
-    ==========================  ==========================  =========================
-    :func:`cnnh_split`,         disjoint, together the      a subset of the database
-    :func:`random_split`        whole dataset
-    :func:`dsh_split`           the same items (each query  disjoint (train / test)
-                                is ranked against itself)
-    :func:`ssdh_split`          disjoint (test / train)     the same items
-    :func:`unseen_classes_split` disjoint, other classes    disjoint classes
-                                than the training set
-    ==========================  ==========================  =========================
+    ==============================  ==========================  ========================
+    protocol                        query vs database           train vs database
+    ==============================  ==========================  ========================
+    :func:`cnnh_split`,             disjoint, together the      a subset of the database
+    :func:`random_split`            whole dataset
+    :func:`dsh_split`               the same items (each query  disjoint (train / test)
+                                    is ranked against itself)
+    :func:`ssdh_split`              disjoint (test / train)     the same items
+    :func:`unseen_classes_split`    disjoint, other classes     disjoint classes
+                                    than the training set
+    ==============================  ==========================  ========================
 
     Attributes
     ----------
@@ -139,7 +139,8 @@ def cnnh_split(y, *, n_queries_per_class=100, n_train=5000, n_train_per_class=No
     ------
     ValueError
         If ``y`` is not 1-D or is empty, a class has ``n_queries_per_class``
-        items or fewer, or ``n_train`` exceeds the size of the database.
+        items or fewer, ``n_train`` exceeds the size of the database, or a
+        class has fewer than ``n_train_per_class`` database items.
 
     See Also
     --------

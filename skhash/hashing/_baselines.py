@@ -106,7 +106,7 @@ def _itq_rotation(V, R, n_iter):
     -------
     R : ndarray of shape (c, c)
         The last rotation.
-    losses : ndarray of shape (n_iter_,)
+    losses : ndarray of shape ``(n_iter_,)``
         ``||sign(V R) - V R||_F^2`` after each iteration's rotation update.
     n_iter_ : int
         Iterations run: fewer than ``n_iter`` when the codes stop changing
@@ -156,7 +156,7 @@ class ITQHasher(_LinearHasherMixin, TransformerMixin, BaseEstimator):
         Principal directions (rows, unit length), largest variance first.
     rotation_ : ndarray of shape (n_bits, n_bits)
         The learned orthogonal rotation ``R``.
-    quantization_loss_ : ndarray of shape (n_iter_,)
+    quantization_loss_ : ndarray of shape ``(n_iter_,)``
         ``||B - V R||_F^2`` on the training data after each iteration
         (non-increasing).
     n_iter_ : int

@@ -61,7 +61,8 @@ class CNNBHHasher(BaseHasher):
         View rows as images; None uses the MLP backbone.
     backbone : str or nn.Module class, default="auto"
         "auto": the paper's ``32C5-MP2-32C5-MP2`` CNN for grey images
-        (e.g. MNIST 28x28), a six-convolution CNN for 32x32x3 images, an MLP
+        (e.g. MNIST 28x28), skhash's CIFAR CNN for 32x32x3 images
+        (``"cifar_cnn"``; the paper's own network is ``"cnnbh_cifar"``), an MLP
         for plain vectors. See :func:`skhash.nn.make_backbone`.
     hidden_units : tuple of int, default=(512,)
         Hidden widths of the MLP backbone.
@@ -78,7 +79,7 @@ class CNNBHHasher(BaseHasher):
         Random left-right mirroring during training; "auto": on for colour
         photos only.
     lr_schedule : {"auto", "constant", "cosine"}, default="auto"
-        Learning-rate schedule over ``max_epochs``; "auto": cosine for
+        Learning-rate schedule over the ``max_epochs``; "auto": cosine for
         colour photos, constant otherwise.
     validation_fraction : float or None, default=None
         Held-out fraction of the training data (for ``valid_loss`` and early
@@ -111,7 +112,9 @@ class CNNBHHasher(BaseHasher):
     The hash layer is linear (no activation) so its sign is balanced around
     0. What we changed: convolutions are zero-padded so the same network
     serves any image size (the 8x8 digits included), training uses Adam by
-    default, and the CIFAR-10 network is our six-convolution reconstruction.
+    default, and colour photos get a from-scratch CNN with batch norm,
+    crops and flips and a cosine schedule (the paper's CIFAR-10 network,
+    ``backbone="cnnbh_cifar"``, needs its 900 epochs; see the docs page).
 
     Examples
     --------

@@ -130,7 +130,7 @@ class SSDHHasher(BaseHasher):
         Random left-right mirroring of training images; "auto": on for
         colour photos of side >= 32 only.
     lr_schedule : {"auto", "constant", "cosine"}, default="auto"
-        Learning-rate schedule over ``max_epochs``; "auto": cosine for
+        Learning-rate schedule over the ``max_epochs``; "auto": cosine for
         colour photos of side >= 32, constant otherwise.
     warmup_epochs : int, default=5
         Ramp the weights of E2 and E3 linearly from 0 to ``beta`` and

@@ -75,17 +75,18 @@ def _channels_last(module):
 class _ConvStack(nn.Module):
     """Convolution stages, each ``[conv -> ReLU] * per_stage -> max-pool``."""
 
-    def __init__(self, input_shape, stages, kernel_size, per_stage, pool):
+    def __init__(self, input_shape, stages, kernel_size, per_stage, pool, batch_norm=False):
         super().__init__()
         self.input_shape = tuple(int(v) for v in input_shape)
         channels, height, width = self.input_shape
         layers = []
         for out_channels in stages:
             for _ in range(per_stage):
-                layers += [
-                    nn.Conv2d(channels, out_channels, kernel_size, padding=kernel_size // 2),
-                    nn.ReLU(),
-                ]
+                layers.append(nn.Conv2d(channels, out_channels, kernel_size,
+                                        padding=kernel_size // 2, bias=not batch_norm))
+                if batch_norm:
+                    layers.append(nn.BatchNorm2d(out_channels))
+                layers.append(nn.ReLU())
                 channels = out_channels
             # Pool only while the feature map is large enough (8x8 digits
             # would otherwise vanish); ceil mode keeps odd sizes.
@@ -111,15 +112,27 @@ class SmallCNN(_ConvStack):
 
 
 class CifarCNN(_ConvStack):
-    """Six 3x3 convolutions in three pooled stages (32-32, 64-64, 128-128).
+    """Six 3x3 convolutions with batch normalisation in three pooled stages.
 
-    Our reconstruction of the six-convolution CIFAR-10 network of CNNBH
-    (the paper does not give every width); on 32x32x3 input the output is
-    ``128 x 4 x 4 = 2048`` features.
+    ``[conv3 -> BN -> ReLU] x 2 -> max-pool 2`` with 32, 64 and 128
+    filters (a small VGG); on 32x32x3 input the output is
+    ``128 x 4 x 4 = 2048`` features. skhash's from-scratch network for
+    colour photos: on CIFAR-10 with 5,000 training images it reaches a
+    higher accuracy in 30 epochs on a CPU than the papers' own small
+    networks (see the CIFAR-10 section of the benchmarks page).
+
+    Parameters
+    ----------
+    input_shape : tuple (C, H, W)
+    channels : tuple of int, default=(32, 64, 128)
+        Filters of the three stages.
+    batch_norm : bool, default=True
+        Batch normalisation after each convolution.
     """
 
-    def __init__(self, input_shape, channels=(32, 64, 128)):
-        super().__init__(input_shape, channels, kernel_size=3, per_stage=2, pool=2)
+    def __init__(self, input_shape, channels=(32, 64, 128), batch_norm=True):
+        super().__init__(input_shape, channels, kernel_size=3, per_stage=2, pool=2,
+                         batch_norm=batch_norm)
 
 
 class CNNBHCifarNet(nn.Module):

@@ -224,7 +224,8 @@ class DeepSOMQuantizer(BaseQuantizer):
         Random left-right mirroring of training images; "auto": on for
         colour photos of side >= 32 only.
     lr_schedule : {"auto", "constant", "cosine"}, default="auto"
-        Learning-rate schedule over ``max_epochs``; "auto": cosine for
+        Learning-rate schedule over all the training (pre-training and
+        every alternation round); "auto": cosine for
         colour photos of side >= 32, constant otherwise.
     input_shape, backbone, hidden_units, max_epochs, batch_size, lr,
     optimizer, weight_decay, validation_fraction, early_stopping,
@@ -376,6 +377,10 @@ class DeepSOMQuantizer(BaseQuantizer):
         rows, cols = self._map_shape
         return DeepSOMModule(backbone, embedding_dim=self._embedding_dim, n_nodes=rows * cols,
                              n_classes=n_outputs, augment=augment)
+
+    def _schedule_epochs(self):
+        # the cosine schedule spans pre-training and every alternation round
+        return self.max_epochs + self.n_alternations * self.alternation_epochs
 
     def _build_criterion(self, n_outputs):
         return DeepSOMLoss(lam=self.lam, n_pairs=self.n_pairs, margin=self.margin)

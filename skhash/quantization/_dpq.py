@@ -188,7 +188,7 @@ class DPQQuantizer(BaseQuantizer):
         Random left-right mirroring of training images; "auto": on for
         colour photos of side >= 32 only.
     lr_schedule : {"auto", "constant", "cosine"}, default="auto"
-        Learning-rate schedule over ``max_epochs``; "auto": cosine for
+        Learning-rate schedule over the ``max_epochs``; "auto": cosine for
         colour photos of side >= 32, constant otherwise.
     input_shape, backbone, hidden_units, max_epochs, batch_size, lr,
     optimizer, weight_decay, validation_fraction, early_stopping,
