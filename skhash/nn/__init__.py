@@ -9,8 +9,8 @@ from ._backbones import (
     MLPBackbone,
     SmallCNN,
     TorchvisionBackbone,
-    make_backbone,
     make_augment,
+    make_backbone,
     make_feature_extractor,
 )
 from ._heads import LatentHashNet, RandomShift
