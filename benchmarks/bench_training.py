@@ -5,9 +5,9 @@ float32 images (10 classes), and so is a plain PyTorch loop that trains the
 *same* module: built by the estimator's own ``_build_module`` (augmentation
 included, active in train mode), with the estimator's criterion
 (``_build_criterion``), optimizer (Adam, same lr and weight decay),
-learning-rate schedule (cosine over the epochs, as "auto" picks for colour
-images), batch size, seed and thread count, and shuffled batches gathered
-from a tensor by an index permutation (no DataLoader). With the same seed
+learning-rate schedule (the scheduler of its ``_schedule_callbacks``, stepped
+as skorch steps it), batch size, seed and thread count, and shuffled batches
+gathered from a tensor by an index permutation (no DataLoader). With the same seed
 both train to the same weights ("same weights" column), which shows that
 the two loops do the same work.
 
@@ -33,7 +33,10 @@ augmentation off (``shift_augment=0, flip_augment=False``) and
 ``torch.compile`` (plain loop only; compilation time excluded; reported as
 slower or failed where it is).
 
-After the table, the ops that take the most time in a plain training step
+After the table: the estimator's per-batch overhead measured apart, on a
+linear model whose steps cost next to nothing (``--probe``: CNNBH's estimator
+and loss, baseline threads and batch size, best of 3), as a share of each
+network's step; and the ops that take the most time in a plain training step
 of each network's baseline (``torch.profiler``, ``--profile-batches`` steps).
 
 With ``--data-home`` (a CIFAR-10 folder, e.g. ``../shared/data/cifar10-jpeg``,
@@ -65,6 +68,8 @@ import skorch
 import torch
 from sklearn.base import clone
 from sklearn.utils import check_random_state
+from skorch.callbacks import LRScheduler
+from torch import nn
 
 import skhash
 import skhash.nn._backbones as backbones
@@ -89,6 +94,27 @@ NETWORKS = {
     "deepsom": ("DeepSOMQuantizer pre-training, CifarCNN + fc",
                 lambda: DeepSOMQuantizer(input_shape=INPUT_SHAPE, n_alternations=0)),
 }
+
+
+class _LinearProbe(nn.Module):
+    """Two linear layers: a training step costs next to nothing but the loop's own work."""
+
+    def __init__(self, n_features, n_bits, n_outputs):
+        super().__init__()
+        self.latent = nn.Linear(n_features, n_bits)
+        self.classifier = nn.Linear(n_bits, n_outputs)
+
+    def forward(self, x):
+        latent = self.latent(x)
+        return self.classifier(latent), latent
+
+
+class _ProbeHasher(CNNBHHasher):
+    """CNNBH's estimator and loss on :class:`_LinearProbe`: measures the
+    estimator's per-batch overhead (skorch's loop and DataLoader)."""
+
+    def _build_module(self, n_features, n_outputs):
+        return _LinearProbe(n_features, self.n_bits, n_outputs)
 
 
 # ------------------------------------------------------------------ settings
@@ -145,14 +171,21 @@ def _plain_setup(est, X, y):
     return torch.from_numpy(X), y_t, module, criterion, generator
 
 
-def _optimizer(est, module, criterion):
+def _optimizer(est, module, criterion, n, bs):
+    """The estimator's optimizer, and its learning-rate scheduler with when it
+    steps ("epoch" or "batch"; None without a schedule), from the skorch
+    ``LRScheduler`` of ``est._schedule_callbacks()``."""
     params = list(module.parameters()) + list(criterion.parameters())
     kwargs = {k.split("__", 1)[1]: v for k, v in est._optimizer_params().items()}
     optimizer = est._optimizer_class()(params, lr=est.lr, **kwargs)
-    scheduler = None
-    if est._lr_schedule() == "cosine":
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=est.max_epochs)
-    return optimizer, scheduler
+    est._batches_per_epoch = n // bs + (n % bs > 1)  # as fit sets it (per-batch schedules)
+    for _, callback in est._schedule_callbacks():
+        if isinstance(callback, LRScheduler):
+            policy = callback.policy
+            if isinstance(policy, str):
+                policy = getattr(torch.optim.lr_scheduler, policy)
+            return optimizer, policy(optimizer, **callback.kwargs), callback.step_every
+    return optimizer, None, None
 
 
 def _step(forward, criterion, optimizer, xb, yb):
@@ -181,7 +214,7 @@ def time_plain(est, X, y, compile_module=False):
         state = copy.deepcopy((module.state_dict(), criterion.state_dict()))
         t_warm = time.perf_counter()
         with torch.random.fork_rng(devices=[]):
-            optimizer, _ = _optimizer(est, module, criterion)
+            optimizer = _optimizer(est, module, criterion, n, bs)[0]
             sizes = [bs] + ([n % bs] if compile_module and n % bs > 1 else [])
             for size in sizes:
                 _step(forward, criterion, optimizer, X_t[:size],
@@ -189,7 +222,7 @@ def time_plain(est, X, y, compile_module=False):
         t_warm = time.perf_counter() - t_warm
         module.load_state_dict(state[0])
         criterion.load_state_dict(state[1])
-        optimizer, scheduler = _optimizer(est, module, criterion)
+        optimizer, scheduler, step_every = _optimizer(est, module, criterion, n, bs)
         warmup = getattr(est, "warmup_epochs", None)
 
         gc.collect()
@@ -212,7 +245,9 @@ def time_plain(est, X, y, compile_module=False):
                     break
                 losses.append(_step(forward, criterion, optimizer, X_t[idx],
                                     None if y_t is None else y_t[idx]))
-            if scheduler is not None:
+                if step_every == "batch":
+                    scheduler.step()
+            if step_every == "epoch":
                 scheduler.step()
         seconds = time.perf_counter() - t0
         if hasattr(criterion, "ramp"):
@@ -228,8 +263,8 @@ def profile_plain(est, X, y, n_batches, top=8):
     est = clone(est)
     with torch.random.fork_rng(devices=[]):
         X_t, y_t, module, criterion, _ = _plain_setup(est, X, y)
-        optimizer, _ = _optimizer(est, module, criterion)
         bs = min(est.batch_size, X_t.shape[0])
+        optimizer = _optimizer(est, module, criterion, X_t.shape[0], bs)[0]
         batches = [torch.randint(0, X_t.shape[0], (bs,)) for _ in range(n_batches + 1)]
 
         def step(idx):
@@ -335,12 +370,7 @@ def run_config(network, cfg, X, y, args):
                        ratio=None, same_weights=None, compile_s=runs[0][3],
                        status="ok (plain loop only)")
             return row
-        plain_s, est_s = np.inf, np.inf
-        for _ in range(args.repeat):  # alternate, keep the best of each
-            s, module, loss, _ = time_plain(est, X, y)
-            plain_s = min(plain_s, s)
-            s, fitted, details = time_estimator(est, X, y)
-            est_s = min(est_s, s)
+        plain_s, est_s, module, loss, fitted, details = _best_of(est, X, y, args.repeat)
         row.update(
             plain_ips=n_images / plain_s, estimator_ips=n_images / est_s, ratio=est_s / plain_s,
             same_weights=same_weights(module, fitted.net_.module_),
@@ -352,6 +382,44 @@ def run_config(network, cfg, X, y, args):
         if cfg["variant"] == "baseline" and args.profile_batches > 0:
             row["profile"] = profile_plain(est, X, y, args.profile_batches)
     return row
+
+
+def _best_of(est, X, y, repeat):
+    """Time the plain loop and the estimator ``repeat`` times, alternating; keep the best."""
+    plain, estimator = (np.inf,), (np.inf,)
+    for _ in range(repeat):
+        s, module, loss, _ = time_plain(est, X, y)
+        plain = min(plain, (s, module, loss), key=lambda r: r[0])
+        estimator = min(estimator, time_estimator(est, X, y), key=lambda r: r[0])
+    return plain[0], estimator[0], plain[1], plain[2], estimator[1], estimator[2]
+
+
+def overhead_probe(X, y, args, threads, batch):
+    """Milliseconds per batch of the plain loop and the estimator on a linear model."""
+    est = _ProbeHasher(n_bits=48, input_shape=INPUT_SHAPE, max_epochs=args.epochs,
+                       batch_size=batch, random_state=args.seed)
+    with _settings(threads, channels_last=True):
+        plain_s, est_s, _, _, fitted, _ = _best_of(est, X, y, max(3, args.repeat))
+        loader = loader_ms_per_batch(fitted, X, y)
+    n_batches = args.epochs * len(fitted.history_[-1, "batches"])
+    return {"threads": threads, "batch": batch, "plain_ms_per_batch": 1e3 * plain_s / n_batches,
+            "estimator_ms_per_batch": 1e3 * est_s / n_batches,
+            "overhead_ms_per_batch": 1e3 * (est_s - plain_s) / n_batches,
+            "loader_ms_per_batch": loader}
+
+
+def overhead_lines(probe, rows):
+    shares = []
+    for r in rows:
+        if r["variant"] == "baseline" and r.get("plain_ips"):
+            step_ms = 1e3 * r["batch"] / r["plain_ips"]
+            shares.append(f"{r['network']} {100 * probe['overhead_ms_per_batch'] / step_ms:.1f}%")
+    return (f"Estimator overhead per batch, measured on a linear model ({probe['threads']} "
+            f"threads, batch {probe['batch']}): plain loop {probe['plain_ms_per_batch']:.2f} "
+            f"ms/batch, estimator {probe['estimator_ms_per_batch']:.2f} ms/batch: "
+            f"{probe['overhead_ms_per_batch']:.2f} ms/batch more (skorch's DataLoader alone: "
+            f"{probe['loader_ms_per_batch']:.2f} ms/batch), i.e. of a baseline step: "
+            + (", ".join(shares) or "-"))
 
 
 def configs(networks, variant_networks, args):
@@ -511,6 +579,8 @@ def main(argv=None):
                         help="time each loop this many times (alternating) and keep the best")
     parser.add_argument("--profile-batches", type=int, default=5,
                         help="profile this many plain steps per network's baseline (0: none)")
+    parser.add_argument("--probe", action=argparse.BooleanOptionalAction, default=True,
+                        help="measure the estimator's per-batch overhead on a linear model")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-home", default=None,
                         help="also time loading (decoding / cache) of this image folder")
@@ -531,7 +601,8 @@ def main(argv=None):
           f"{args.n} random {INPUT_SHAPE} images, {N_CLASSES} classes, {args.epochs} epoch(s)",
           flush=True)
 
-    result = {"machine": machine, "settings": vars(args), "decoding": None, "rows": []}
+    result = {"machine": machine, "settings": vars(args), "decoding": None,
+              "overhead_probe": None, "rows": []}
     if args.data_home is not None:
         result["decoding"] = time_decoding(args.data_home, args.data_subset)
         print(decoding_table(result["decoding"]) + "\n", flush=True)
@@ -549,8 +620,12 @@ def main(argv=None):
               f"{_fmt(row.get('estimator_ips'), '.0f')} img/s  {row['status']}",
               file=sys.stderr, flush=True)
     _mark_compile(rows)
+    if args.probe and rows:
+        result["overhead_probe"] = overhead_probe(X, y, args, max(args.threads), rows[0]["batch"])
     result["total_s"] = time.perf_counter() - t_start
     print(markdown_table(rows))
+    if result.get("overhead_probe"):
+        print("\n" + overhead_lines(result["overhead_probe"], rows))
     profiles = profile_lines(rows)
     if profiles:
         print("\n" + profiles)

@@ -40,8 +40,12 @@ def test_bench_training_tiny(tmp_path, capsys):
         assert r["loader_ms_per_batch"] > 0
     assert rows[0]["profile"] and "profile" not in rows[1]
 
+    probe = result["overhead_probe"]
+    assert (probe["threads"], probe["batch"]) == (1, 32)
+    assert probe["plain_ms_per_batch"] > 0 and probe["estimator_ms_per_batch"] > 0
+
     saved = json.loads(output.read_text())
-    assert {"machine", "settings", "rows", "decoding", "total_s"} <= set(saved)
+    assert {"machine", "settings", "rows", "decoding", "overhead_probe", "total_s"} <= set(saved)
     assert {"cpu", "torch", "torch_default_threads", "logical_cpus"} <= set(saved["machine"])
     assert saved["machine"]["torch"] == torch.__version__
     assert len(saved["rows"]) == 2
@@ -51,6 +55,7 @@ def test_bench_training_tiny(tmp_path, capsys):
     table = capsys.readouterr().out
     assert "| network | variant | threads | batch | plain img/s | estimator img/s" in table
     assert "| cnnbh_cifar | augmentation off | 1 | 32 |" in table
+    assert "Estimator overhead per batch" in table and "aten::" in table
 
 
 def test_channels_last_off_is_undone():

@@ -219,8 +219,9 @@ def _colour_images(n=24, seed=0):
 
 
 def test_colour_defaults_recipe():
-    """On 32x32x3 input "auto" means crops + flips, a cosine schedule, and Table 2's dropout
-    on the paper network; transform stays deterministic (augmentation is training-only)."""
+    """On 32x32x3 input "auto" means crops + flips, the one-cycle schedule peaking at 2e-3,
+    weight decay 5e-4, and Table 2's dropout on the paper network; transform stays
+    deterministic (augmentation is training-only)."""
     from skhash.nn import RandomShift
 
     X, y = _colour_images()
@@ -230,8 +231,12 @@ def test_colour_defaults_recipe():
     assert isinstance(module.augment, RandomShift)
     assert module.augment.max_shift == 4 and module.augment.flip
     assert module.dropout.p == 0.2  # Table 2 at 12 bits
-    lrs = hasher.history_[:, "event_lr"]
-    assert lrs[0] == pytest.approx(1e-3) and lrs[0] > lrs[1] > lrs[2] > 0
+    lrs = [b["event_lr"] for epoch in hasher.history_ for b in epoch["batches"]]
+    assert len(lrs) == 3 * 3  # stepped per batch, 3 batches of 8 per epoch
+    peak = int(np.argmax(lrs))
+    assert max(lrs) == pytest.approx(2e-3, rel=0.05) and 0 < peak < len(lrs) - 1
+    assert lrs[0] < max(lrs) and lrs[-1] < lrs[0]  # warm-up, then annealing
+    assert hasher.net_.optimizer_.param_groups[0]["weight_decay"] == 5e-4
     assert np.array_equal(hasher.transform(X), hasher.transform(X))
 
 
@@ -242,4 +247,6 @@ def test_grey_defaults_unchanged():
     hasher.fit(X[:200], y[:200])
     module = hasher.net_.module_
     assert module.augment is None and module.dropout.p == 0.5
-    assert "event_lr" not in hasher.history_[-1]
+    assert "event_lr" not in hasher.history_[-1]["batches"][0]
+    group = hasher.net_.optimizer_.param_groups[0]
+    assert group["lr"] == 1e-3 and group["weight_decay"] == 0.0

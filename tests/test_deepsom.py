@@ -377,3 +377,20 @@ def test_plots_need_matplotlib(fitted, data, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     with pytest.raises(ImportError, match="pip install matplotlib"):
         plotting.plot_response_map(fitted, data[0][0])
+
+
+def test_one_cycle_schedule_spans_every_phase():
+    """On colour photos the one-cycle schedule (per batch) runs once over pre-training and
+    all alternation rounds, resumed at its batch count in each ``partial_fit``."""
+    rng = np.random.RandomState(0)
+    X = rng.rand(40, 3 * 32 * 32).astype(np.float32)
+    y = np.repeat([0, 1], 20)
+    q = DeepSOMQuantizer(map_shape=(3, 3), n_alternations=2, max_epochs=2, alternation_epochs=1,
+                         som_iterations=50, batch_size=10, input_shape=(3, 32, 32),
+                         random_state=0).fit(X, y)
+    lrs = [b["event_lr"] for epoch in q.history_ for b in epoch["batches"]]
+    assert len(lrs) == 4 * 4
+    peak = int(np.argmax(lrs))
+    assert 0 < peak < 8  # warm-up ends in pre-training (30% of all batches)
+    assert all(a >= b for a, b in zip(lrs[peak:], lrs[peak + 1:]))  # one annealing, no restart
+    assert lrs[-1] < 1e-5

@@ -68,9 +68,7 @@ class CNNBHHasher(BaseHasher):
         Hidden widths of the MLP backbone.
     max_epochs : int, default=30
     batch_size : int, default=128
-    lr : float, default=1e-3
     optimizer : {"adam", "adamw", "sgd"} or optimizer class, default="adam"
-    weight_decay : float, default=0.0
     shift_augment : int or "auto", default="auto"
         Random shifts (crops of the zero-padded image) of up to this many
         pixels during training; "auto": 4 for colour photos of side >= 32,
@@ -78,9 +76,13 @@ class CNNBHHasher(BaseHasher):
     flip_augment : bool or "auto", default="auto"
         Random left-right mirroring during training; "auto": on for colour
         photos only.
-    lr_schedule : {"auto", "constant", "cosine"}, default="auto"
-        Learning-rate schedule over the ``max_epochs``; "auto": cosine for
-        colour photos, constant otherwise.
+    lr_schedule : {"auto", "constant", "cosine", "onecycle"}, default="auto"
+        Learning-rate schedule over the whole training; "auto": one-cycle
+        for colour photos of side >= 32, constant otherwise.
+    lr, weight_decay : float or "auto", default="auto"
+        "auto": lr 2e-3 and weight decay 5e-4 for colour photos of side
+        >= 32, lr 1e-3 and no weight decay otherwise (see
+        :class:`skhash.base.BaseDeepEncoder`).
     validation_fraction : float or None, default=None
         Held-out fraction of the training data (for ``valid_loss`` and early
         stopping).
@@ -146,9 +148,9 @@ class CNNBHHasher(BaseHasher):
         hidden_units=(512,),
         max_epochs=30,
         batch_size=128,
-        lr=1e-3,
+        lr="auto",
         optimizer="adam",
-        weight_decay=0.0,
+        weight_decay="auto",
         shift_augment="auto",
         flip_augment="auto",
         lr_schedule="auto",

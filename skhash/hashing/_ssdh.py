@@ -129,9 +129,13 @@ class SSDHHasher(BaseHasher):
     flip_augment : bool or "auto", default="auto"
         Random left-right mirroring of training images; "auto": on for
         colour photos of side >= 32 only.
-    lr_schedule : {"auto", "constant", "cosine"}, default="auto"
-        Learning-rate schedule over the ``max_epochs``; "auto": cosine for
-        colour photos of side >= 32, constant otherwise.
+    lr_schedule : {"auto", "constant", "cosine", "onecycle"}, default="auto"
+        Learning-rate schedule over the whole training; "auto": one-cycle
+        for colour photos of side >= 32, constant otherwise.
+    lr, weight_decay : float or "auto", default="auto"
+        "auto": lr 2e-3 and weight decay 5e-4 for colour photos of side
+        >= 32, lr 1e-3 and no weight decay otherwise (see
+        :class:`skhash.base.BaseDeepEncoder`).
     warmup_epochs : int, default=5
         Ramp the weights of E2 and E3 linearly from 0 to ``beta`` and
         ``gamma`` over the first epochs (0: full weights from the start).
@@ -225,9 +229,9 @@ class SSDHHasher(BaseHasher):
         hidden_units=(512,),
         max_epochs=30,
         batch_size=128,
-        lr=1e-3,
+        lr="auto",
         optimizer="adam",
-        weight_decay=0.0,
+        weight_decay="auto",
         validation_fraction=None,
         early_stopping=False,
         n_iter_no_change=5,

@@ -86,7 +86,7 @@ class _ConvStack(nn.Module):
                                         padding=kernel_size // 2, bias=not batch_norm))
                 if batch_norm:
                     layers.append(nn.BatchNorm2d(out_channels))
-                layers.append(nn.ReLU())
+                layers.append(nn.ReLU(inplace=True))
                 channels = out_channels
             # Pool only while the feature map is large enough (8x8 digits
             # would otherwise vanish); ceil mode keeps odd sizes.
@@ -160,7 +160,7 @@ class CNNBHCifarNet(nn.Module):
         c, h, w = self.input_shape
 
         def conv(cin, cout, k, pad):
-            return [nn.Conv2d(cin, cout, k, padding=pad), nn.ReLU()]
+            return [nn.Conv2d(cin, cout, k, padding=pad), nn.ReLU(inplace=True)]
 
         def pool():
             return [nn.MaxPool2d(3, stride=2, ceil_mode=True), nn.Dropout(dropout)]
@@ -197,10 +197,11 @@ class DSHNet(nn.Module):
         super().__init__()
         self.input_shape = tuple(int(v) for v in input_shape)
         c, h, w = self.input_shape
+        relu = nn.ReLU(inplace=True)  # stateless: one instance serves the three places
         self.features = nn.Sequential(
-            nn.Conv2d(c, 32, 5, padding=2), nn.MaxPool2d(3, 2, ceil_mode=True), nn.ReLU(),
-            nn.Conv2d(32, 32, 5, padding=2), nn.ReLU(), nn.AvgPool2d(3, 2, ceil_mode=True),
-            nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(), nn.AvgPool2d(3, 2, ceil_mode=True),
+            nn.Conv2d(c, 32, 5, padding=2), nn.MaxPool2d(3, 2, ceil_mode=True), relu,
+            nn.Conv2d(32, 32, 5, padding=2), relu, nn.AvgPool2d(3, 2, ceil_mode=True),
+            nn.Conv2d(32, 64, 5, padding=2), relu, nn.AvgPool2d(3, 2, ceil_mode=True),
         )
         self.features = _channels_last(self.features)
         for _ in range(3):

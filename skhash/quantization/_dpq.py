@@ -187,9 +187,13 @@ class DPQQuantizer(BaseQuantizer):
     flip_augment : bool or "auto", default="auto"
         Random left-right mirroring of training images; "auto": on for
         colour photos of side >= 32 only.
-    lr_schedule : {"auto", "constant", "cosine"}, default="auto"
-        Learning-rate schedule over the ``max_epochs``; "auto": cosine for
-        colour photos of side >= 32, constant otherwise.
+    lr_schedule : {"auto", "constant", "cosine", "onecycle"}, default="auto"
+        Learning-rate schedule over the whole training; "auto": one-cycle
+        for colour photos of side >= 32, constant otherwise.
+    lr, weight_decay : float or "auto", default="auto"
+        "auto": lr 2e-3 and weight decay 5e-4 for colour photos of side
+        >= 32, lr 1e-3 and no weight decay otherwise (see
+        :class:`skhash.base.BaseDeepEncoder`).
     input_shape, backbone, hidden_units, max_epochs, batch_size, lr,
     optimizer, weight_decay, validation_fraction, early_stopping,
     n_iter_no_change, callbacks, verbose, device, random_state
@@ -269,9 +273,9 @@ class DPQQuantizer(BaseQuantizer):
         hidden_units=(512,),
         max_epochs=30,
         batch_size=128,
-        lr=1e-3,
+        lr="auto",
         optimizer="adam",
-        weight_decay=0.0,
+        weight_decay="auto",
         validation_fraction=None,
         early_stopping=False,
         n_iter_no_change=5,
