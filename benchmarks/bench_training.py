@@ -177,7 +177,7 @@ def _optimizer(est, module, criterion, n, bs):
     ``LRScheduler`` of ``est._schedule_callbacks()``."""
     params = list(module.parameters()) + list(criterion.parameters())
     kwargs = {k.split("__", 1)[1]: v for k, v in est._optimizer_params().items()}
-    optimizer = est._optimizer_class()(params, lr=est.lr, **kwargs)
+    optimizer = est._optimizer_class()(params, lr=float(est._recipe("lr")), **kwargs)
     est._batches_per_epoch = n // bs + (n % bs > 1)  # as fit sets it (per-batch schedules)
     for _, callback in est._schedule_callbacks():
         if isinstance(callback, LRScheduler):
