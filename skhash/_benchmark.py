@@ -9,6 +9,7 @@ import sys
 import time
 
 import numpy as np
+from skorch.callbacks import Callback
 
 from .datasets import (
     cnnh_split,
@@ -320,6 +321,47 @@ def evaluate(encoder, X_query, y_query, X_db, y_db, k=100, radius=2, asymmetric=
     return row
 
 
+class _EpochCurve(Callback):
+    """A skorch callback: the queries' mAP@all after every training epoch.
+
+    A learning curve for the report (``--curve``), not model selection:
+    nothing is chosen on it. It refreshes the encoder's fitted arrays from
+    the network of the moment (``_after_fit``), then ranks the database as
+    :func:`evaluate` does. Deep copies (the estimators copy callbacks at
+    fit) share this object, so the curve and the arrays are not copied.
+    """
+
+    def __init__(self, encoder, X_query, y_query, X_db, y_db):
+        self.encoder = encoder
+        self.data = (X_query, y_query, X_db, y_db)
+        self.points = []
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def get_params(self, deep=True):
+        return {}
+
+    def on_epoch_end(self, net, **kwargs):
+        encoder = self.encoder
+        encoder._after_fit(None, None)
+        point = {"epoch": len(net.history)}
+        modes = [False, True] if encoder.code_space_.kind == "product" else [False]
+        for asymmetric in modes:
+            row = evaluate(encoder, *self.data, asymmetric=asymmetric)
+            point["asym" if asymmetric else "sym"] = row["mAP@all"]
+        self.points.append(point)
+
+
+def _with_curve(encoder, data):
+    """Attach an :class:`_EpochCurve` to a deep encoder; None for the others."""
+    if "callbacks" not in encoder.get_params():
+        return None
+    curve = _EpochCurve(encoder, *data)
+    encoder.set_params(callbacks=[*(encoder.callbacks or []), ("epoch_curve", curve)])
+    return curve
+
+
 def run_benchmark(args, out=None, progress=None):
     out = sys.stdout if out is None else out
     progress = sys.stderr if progress is None else progress
@@ -345,6 +387,10 @@ def run_benchmark(args, out=None, progress=None):
               f"{' (database, no labels)' if method in on_database else ''} ...",
               file=progress, flush=True)
         encoder = METHODS[method](size, input_shape, args.seed, args, **overrides)
+        curve = None
+        if args.curve:
+            curve = _with_curve(encoder, (X[split.query], y[split.query], X[split.database],
+                                          y[split.database]))
         t0 = time.perf_counter()
         encoder.fit(X[train], y[train])
         fit_s = time.perf_counter() - t0
@@ -357,6 +403,9 @@ def run_benchmark(args, out=None, progress=None):
                    "fit_s": fit_s}
             row.update(evaluate(encoder, X[split.query], y[split.query], X[split.database],
                                 y[split.database], k=args.k, asymmetric=asymmetric))
+            if curve is not None:
+                row["curve"] = [{"epoch": p["epoch"], "mAP@all": p[row["search"] if
+                                 row["search"] in p else "sym"]} for p in curve.points]
             paper = paper_figure(args.dataset, args.protocol, label, code, row["search"])
             if paper is not None:
                 row["paper_mAP"] = paper
@@ -377,7 +426,7 @@ def _print_table(rows, out):
         return
     cols = []
     for row in rows:
-        cols += [c for c in row if c not in cols]
+        cols += [c for c in row if c not in cols and c != "curve"]
     fmt = {c: (lambda v: f"{v:.4f}") for c in cols}
     fmt.update({"method": str, "code": str, "search": str, "n_bits": lambda v: f"{v:g}",
                 "fit_s": lambda v: f"{v:.1f}",
@@ -451,6 +500,10 @@ def build_parser():
                    help="SSDH: loss weights alpha,beta,gamma to compare, e.g. 1,0,0 1,1,0 1,1,1")
     b.add_argument("--p", nargs="+", type=int, choices=[1, 2],
                    help="SSDH: exponent(s) p of the loss terms (default 2)")
+    b.add_argument("--curve", action="store_true",
+                   help="also record the queries' mAP@all after every epoch (deep methods; "
+                        "written to --output, not printed in the table; fit_s then includes "
+                        "the per-epoch evaluations)")
     b.add_argument("--device", default="cpu")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--verbose", action="store_true", help="per-epoch progress from skorch")

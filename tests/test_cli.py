@@ -145,3 +145,19 @@ def test_benchmark_prints_the_papers_figure(tmp_path, monkeypatch, capsys):
 def test_benchmark_dsh_needs_a_train_test_split():
     with pytest.raises(SystemExit, match="train / test"):
         main(["benchmark", "--protocol", "dsh"])
+
+
+def test_benchmark_curve(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    main(["benchmark", "--methods", "dpq", "itq", "--codes", "2x4", "--bits", "8", "--epochs",
+          "2", "--curve", "--output", str(out)])
+    rows = json.loads(out.read_text())["results"]
+    dpq = [r for r in rows if r["method"] == "dpq"]
+    assert [r["search"] for r in dpq] == ["sym", "asym"]
+    for r in dpq:
+        assert [p["epoch"] for p in r["curve"]] == [1, 2]
+        assert all(0 < p["mAP@all"] <= 1 for p in r["curve"])
+        # after the last epoch the curve's point is the table's figure
+        assert r["curve"][-1]["mAP@all"] == pytest.approx(r["mAP@all"])
+    assert "curve" not in [r for r in rows if r["method"] == "itq"][0]
+    assert "curve" not in capsys.readouterr().out

@@ -179,8 +179,12 @@ class SSDHHasher(BaseHasher):
     Deep Convolutional Neural Networks", TPAMI 2018 (arXiv:1507.00101).
     What we changed: the terms are batch means rather than sums over the
     training set (a rescaling of the weights); image inputs use the
-    CNNBH MNIST network (or the CIFAR network) with small random shifts
-    during training instead of AlexNet; Adam is the default optimiser.
+    CNNBH MNIST network with small random shifts, or for colour photos
+    skhash's from-scratch :class:`skhash.nn.CifarCNN` (batch norm, a
+    512-unit feature layer in place of fc7) with crops, flips and a
+    one-cycle schedule, instead of an ImageNet-pretrained AlexNet (which
+    skhash never downloads; ``backbone="alexnet"`` with a local weights file
+    is the paper's setting); Adam is the default optimiser.
 
     Examples
     --------

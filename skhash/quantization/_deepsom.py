@@ -263,7 +263,9 @@ class DeepSOMQuantizer(BaseQuantizer):
     M. Wang, W. Zhou, Q. Tian, J. Pu and H. Li, "Deep Supervised
     Quantization by Self-Organizing Map", ACM Multimedia 2017. What we
     changed: image inputs use skhash's CNN with a feature layer and random
-    shifts instead of CNN-F; Adam instead of SGD; pairs are drawn within
+    shifts (colour photos: :class:`skhash.nn.CifarCNN` with batch norm,
+    crops, flips and a one-cycle schedule) instead of an ImageNet-pretrained
+    CNN-F; Adam instead of SGD; pairs are drawn within
     each batch and the loss terms are means (over pairs, and over the
     nodes of ``U``), so ``lam`` does not depend on the map size; the
     SOM's codewords are set by the SOM algorithm only (not by SGD); the

@@ -215,10 +215,14 @@ class DPQQuantizer(BaseQuantizer):
     -----
     Klein & Wolf, "End-to-End Supervised Product Quantization for Image
     Search and Retrieval" (CVPR 2019; arXiv "In Defense of Product
-    Quantization"). What we changed: image inputs use skhash's CNN with a
-    feature layer and random shifts instead of the DSH network; loss terms
-    are batch means; loss weights are our defaults where the paper leaves
-    them to tuning.
+    Quantization"). On colour photos of side >= 32 the network is the
+    paper's CIFAR-10 setting: the DSH network (:class:`skhash.nn.DSHNet`),
+    its FC 500 as the embedding (U = 500) and per part an MLP FC 128 ->
+    ReLU -> FC K. What we changed: grey images use skhash's CNN with a
+    feature layer and random shifts; colour photos are trained with crops,
+    flips and a one-cycle schedule (see ``lr_schedule``); loss terms are
+    batch means; loss weights are our defaults where the paper leaves them
+    to tuning.
 
     Examples
     --------
