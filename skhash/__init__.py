@@ -11,8 +11,12 @@ codes         code spaces: how codes compare (Hamming, product codes)
 metrics       exact retrieval metrics and GridSearchCV scorers
 datasets      loaders (digits, MNIST, CIFAR-10) and retrieval protocols
 nn            PyTorch backbones used by the estimators
+
+``save`` and ``load`` persist a fitted estimator without pickle (see the
+persistence page of the documentation).
 """
 
+from ._persistence import load, save
 from .codes import HammingSpace, ProductSpace
 from .hashing import CNNBHHasher, ITQHasher, LSHHasher, SSDHHasher
 from .neighbors import KNeighborsRetriever
@@ -39,5 +43,7 @@ __all__ = [
     "KNeighborsRetriever",
     "HammingSpace",
     "ProductSpace",
+    "save",
+    "load",
     "__version__",
 ]

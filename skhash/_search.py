@@ -18,7 +18,9 @@ chunk is read from memory once per block and reused from cache by every
 query of the block. Extra memory is ``O(n_queries * k)``.
 """
 
+import functools
 import os
+import threading
 
 import numba
 import numpy as np
@@ -28,10 +30,47 @@ from numba import njit, prange
 # starves PyTorch's own OpenMP threads (training and encoding in the same
 # process became 14-35x slower on a loaded 2-core machine). The workqueue
 # layer parks its threads instead. Set NUMBA_THREADING_LAYER to choose
-# another layer (e.g. "tbb", which is also safe for concurrent searches from
-# several Python threads; workqueue is not).
+# another layer (e.g. "tbb").
 if "NUMBA_THREADING_LAYER" not in os.environ:
     numba.config.THREADING_LAYER = "workqueue"
+
+# The workqueue layer is not thread-safe: two Python threads inside parallel
+# kernels at once abort the interpreter ("Concurrent access has been
+# detected"). Every public kernel below therefore runs under one process-wide
+# lock while the active layer is workqueue (or not yet known). Each kernel
+# already uses all of numba's threads, so serialising concurrent searches
+# costs no throughput: 20 searches from 4 Python threads took as long as the
+# same 20 run one after another (and as long as single-threaded kernels run
+# concurrently from the 4 threads), on 2 cores. With a thread-safe layer
+# (tbb, omp) the lock is skipped.
+_PARALLEL_LOCK = threading.Lock()
+_THREADSAFE_LAYERS = ("tbb", "omp")
+_threadsafe = None  # unknown until numba has launched a parallel kernel
+
+
+def _layer_is_threadsafe():
+    global _threadsafe
+    if _threadsafe is None:
+        try:
+            layer = numba.threading_layer()
+        except ValueError:  # no parallel kernel launched yet
+            return False
+        _threadsafe = layer in _THREADSAFE_LAYERS
+    return _threadsafe
+
+
+def _serialized(kernel):
+    """``kernel`` callable from several Python threads at once (see above)."""
+
+    @functools.wraps(kernel)
+    def call(*args):
+        if _layer_is_threadsafe():
+            return kernel(*args)
+        with _PARALLEL_LOCK:
+            return kernel(*args)
+
+    call.kernel = kernel
+    return call
 
 _M1 = np.uint64(0x5555555555555555)
 _M2 = np.uint64(0x3333333333333333)
@@ -150,7 +189,7 @@ def _block_distances(Q, qi, XT, b0, nbk, buf):
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def hamming_topk(Q, XT, k, out_d, out_i):
+def _hamming_topk(Q, XT, k, out_d, out_i):
     """Exact k nearest codes in Hamming distance.
 
     ``Q`` (nq, w) uint64 query words; ``XT`` (w, n) uint64 database words,
@@ -200,7 +239,7 @@ def hamming_topk(Q, XT, k, out_d, out_i):
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def hamming_pairwise(Q, X, out):
+def _hamming_pairwise(Q, X, out):
     """All Hamming distances: ``out[i, j] = popcount(Q[i] ^ X[j])`` (int32)."""
     nq = Q.shape[0]
     n = X.shape[0]
@@ -214,7 +253,7 @@ def hamming_pairwise(Q, X, out):
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def hamming_radius_count(Q, X, radius, counts):
+def _hamming_radius_count(Q, X, radius, counts):
     """Number of database codes within ``radius`` of each query."""
     nq = Q.shape[0]
     n = X.shape[0]
@@ -231,7 +270,7 @@ def hamming_radius_count(Q, X, radius, counts):
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def hamming_radius_fill(Q, X, radius, offsets, out_d, out_i):
+def _hamming_radius_fill(Q, X, radius, offsets, out_d, out_i):
     """Fill the (distance, index) pairs within ``radius``, in index order."""
     nq = Q.shape[0]
     n = X.shape[0]
@@ -249,7 +288,7 @@ def hamming_radius_fill(Q, X, radius, offsets, out_d, out_i):
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def lut_topk(T, X, k, out_d, out_i):
+def _lut_topk(T, X, k, out_d, out_i):
     """Exact k nearest product codes through per-query lookup tables.
 
     ``T`` (nq, M, K) float32 tables, ``X`` (n, M) integer codes; the distance
@@ -292,7 +331,7 @@ def lut_topk(T, X, k, out_d, out_i):
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def lut_pairwise(T, X, out):
+def _lut_pairwise(T, X, out):
     """All lookup-table distances: ``out[i, j] = sum_m T[i, m, X[j, m]]``."""
     nq = T.shape[0]
     M = T.shape[1]
@@ -304,3 +343,11 @@ def lut_pairwise(T, X, out):
             for m in range(M):
                 d += Ti[m, X[j, m]]
             out[i, j] = d
+
+
+hamming_topk = _serialized(_hamming_topk)
+hamming_pairwise = _serialized(_hamming_pairwise)
+hamming_radius_count = _serialized(_hamming_radius_count)
+hamming_radius_fill = _serialized(_hamming_radius_fill)
+lut_topk = _serialized(_lut_topk)
+lut_pairwise = _serialized(_lut_pairwise)

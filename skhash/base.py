@@ -13,10 +13,15 @@ The base validates parameters and data, seeds everything from
 ``random_state`` without touching the caller's global RNG, takes a
 validation split from the *training* data for early stopping / model
 selection, builds and trains the skorch net (``net_``), and provides
-``score`` (retrieval mAP).
+``score`` (retrieval mAP). A multi-phase method runs each network phase
+through ``_fit_net`` (which checks for divergence and reports Ctrl-C) and
+may bring its fitted arrays in line with the network in
+``_finish_training``; see :class:`BaseDeepEncoder` for the rules.
 """
 
 import copy
+import itertools
+import math
 import numbers
 import warnings
 from abc import abstractmethod
@@ -39,13 +44,95 @@ from .codes import HammingSpace, ProductSpace
 from .nn import BACKBONES
 from .nn._backbones import is_colour_image
 
-__all__ = ["BaseDeepEncoder", "BaseHasher", "BaseQuantizer", "OPTIMIZERS"]
+__all__ = [
+    "BaseDeepEncoder",
+    "BaseHasher",
+    "BaseQuantizer",
+    "OPTIMIZERS",
+    "TrainingDivergedError",
+    "check_layer_sizes",
+]
 
 OPTIMIZERS = {
     "adam": torch.optim.Adam,
     "adamw": torch.optim.AdamW,
     "sgd": torch.optim.SGD,
 }
+
+
+class TrainingDivergedError(FloatingPointError, ValueError):
+    """Training diverged: a loss, the weights or the network's outputs became
+    NaN or infinite.
+
+    Raised by ``fit`` of the deep estimators as soon as a training or
+    validation batch loss is not finite (the message names the epoch and the
+    training phase), and when the weights or the features handed to a
+    k-means / SOM phase are not finite. The estimator keeps the fitted state
+    it had before this ``fit`` (none on a first fit), so it never returns
+    codes computed from non-finite weights. The usual cause is a learning
+    rate too large for the data: try a smaller ``lr``.
+
+    A subclass of both :class:`FloatingPointError` (what it is) and
+    :class:`ValueError` (what scikit-learn raises for unusable settings), so
+    either ``except`` clause catches it.
+    """
+
+
+def _divergence_message(owner, what, *, epoch=None, batch=None, phase=None, lr=None):
+    """``"<owner>: training diverged at epoch <n>, batch <b> (<phase>): <what>. <advice>."``"""
+    where = "".join([f" at epoch {epoch}" if epoch is not None else "",
+                     f", batch {batch}" if batch is not None else "",
+                     f" ({phase})" if phase else ""])
+    advice = "The learning rate is probably too large for this data: try a smaller lr"
+    if lr is not None:
+        advice += f" (lr={lr:g} now; e.g. lr={lr / 10:g})"
+    return f"{owner}: training diverged{where}: {what}. {advice}."
+
+
+class _FiniteLoss(Callback):
+    """Raise :class:`TrainingDivergedError` when a batch loss is NaN or infinite.
+
+    Checked at the end of every training and validation batch (the loss
+    skorch has just recorded), so a diverging run stops at once instead of
+    training on with NaN weights. The net's ``_phase`` (set by
+    ``BaseDeepEncoder._fit_net``) names the training phase in the message.
+    """
+
+    def __init__(self, owner, lr):
+        self.owner = owner
+        self.lr = lr
+
+    def on_batch_end(self, net, batch=None, training=None, **kwargs):
+        key = "train_loss" if training else "valid_loss"
+        batches = net.history[-1, "batches"]
+        loss = batches[-1].get(key)
+        if loss is not None and not math.isfinite(loss):
+            kind = "training" if training else "validation"
+            raise TrainingDivergedError(_divergence_message(
+                self.owner, f"the {kind} loss is {loss}", epoch=len(net.history),
+                batch=sum(key in b for b in batches), phase=getattr(net, "_phase", None),
+                lr=self.lr,
+            ))
+
+
+def check_layer_sizes(sizes, name, owner):
+    """Validate a tuple of layer widths; return it as a tuple of ints.
+
+    Each entry must be an integer >= 1 (``()`` is allowed: no hidden
+    layer). A ``TypeError`` names a non-integer entry, a ``ValueError`` one
+    below 1; both name the parameter.
+    """
+    sizes = tuple(sizes)
+    for v in sizes:
+        if not isinstance(v, numbers.Integral) or isinstance(v, (bool, np.bool_)):
+            raise TypeError(
+                f"{owner}: {name} must hold integer layer widths, got {v!r} in {sizes!r}."
+            )
+    if any(v < 1 for v in sizes):
+        raise ValueError(
+            f"{owner}: {name} must be positive integers (layer widths >= 1), got {sizes!r}."
+        )
+    return tuple(int(v) for v in sizes)
 
 
 class _ResumingLRScheduler(LRScheduler):
@@ -77,7 +164,21 @@ class _Net(NeuralNet):
             y_true = y_true.to(self.device)
         return self.criterion_(y_pred, y_true)
 
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        # skorch's partial_fit swallows a KeyboardInterrupt raised in here
+        # (Ctrl-C ends the training early); note it so that the estimator
+        # can skip the rest of its schedule, and mark the history.
+        try:
+            return super().fit_loop(X, y, epochs=epochs, **fit_params)
+        except KeyboardInterrupt:
+            self._interrupted = True
+            if len(self.history):
+                self.history.record("interrupted", True)
+            raise
+
     _unsupervised = False
+    _interrupted = False
+    _phase = None
 
 
 def _check_input_shape(input_shape):
@@ -182,7 +283,37 @@ class BaseDeepEncoder(TransformerMixin, BaseEstimator):
     random_state : int, RandomState instance or None
         Seeds weight initialisation, shuffling and the validation split;
         with an int, CPU training is repeatable. The caller's global torch
-        RNG is left untouched.
+        RNG is left untouched (by ``fit`` and by inference alike).
+
+    Attributes every subclass sets in ``fit``:
+
+    net_ : skorch net
+        The trained network; ``history_`` is its history.
+    interrupted_ : bool
+        Whether Ctrl-C ended the training early (see below).
+
+    **Interrupting training (Ctrl-C).** skorch's rule, for every deep
+    estimator and every phase of a multi-phase schedule (DeepQuan's
+    pre-training, k-means and fine-tuning; DeepSOM's pre-training, SOM
+    training and alternations): a ``KeyboardInterrupt`` ends the current
+    phase early and skips the rest of the schedule; the steps that make the
+    fitted state consistent still run (the SOM / k-means fit on the network
+    as it was trained, the fitted arrays of ``_after_fit``), so ``fit``
+    returns a usable model whose codebooks match its network. It then has
+    ``interrupted_ = True`` and the last row of ``history_`` holds
+    ``interrupted=True``. A second Ctrl-C, during those final steps, stops
+    ``fit`` with the ``KeyboardInterrupt``.
+
+    **Never half-fitted.** When ``fit`` raises (bad input, divergence, a
+    second Ctrl-C), the estimator is left exactly as it was before the call:
+    a refit replaces the whole fitted state or none of it.
+
+    **Divergence.** Training stops with :class:`TrainingDivergedError` (a
+    ``FloatingPointError`` and a ``ValueError``) as soon as a training or
+    validation batch loss is NaN or infinite -- the message names the epoch,
+    the phase and suggests a smaller ``lr`` -- and when the weights after a
+    phase, or the features a k-means / SOM phase would be fitted on, are not
+    finite. No estimator returns codes computed from non-finite weights.
     """
 
     _parameter_constraints = {
@@ -296,6 +427,8 @@ class BaseDeepEncoder(TransformerMixin, BaseEstimator):
     def _check_params_consistency(self):
         if self.early_stopping and not self.validation_fraction:
             raise ValueError("early_stopping=True needs validation_fraction > 0.")
+        if "hidden_units" in self._parameter_constraints:
+            check_layer_sizes(self.hidden_units, "hidden_units", type(self).__name__)
 
     # ---------------------------------------------------------------- fitting
     def fit(self, X, y=None):
@@ -312,7 +445,30 @@ class BaseDeepEncoder(TransformerMixin, BaseEstimator):
         -------
         self : object
             The fitted encoder.
+
+        Raises
+        ------
+        TrainingDivergedError
+            When a loss or the weights became NaN or infinite (the learning
+            rate is probably too large). As with any error raised by
+            ``fit``, the estimator keeps its previous fitted state.
+
+        Notes
+        -----
+        Ctrl-C ends training early and still returns a usable model with
+        ``interrupted_ = True`` (see :class:`BaseDeepEncoder`).
         """
+        state = self.__dict__.copy()
+        try:
+            self._fit(X, y)
+        except BaseException:
+            # never half-fitted: restore the state before this fit
+            self.__dict__.clear()
+            self.__dict__.update(state)
+            raise
+        return self
+
+    def _fit(self, X, y):
         self._validate_params()
         self._check_params_consistency()
         X, y = self._validate_X(X, reset=True, y=y if self._requires_y else None)
@@ -352,16 +508,89 @@ class BaseDeepEncoder(TransformerMixin, BaseEstimator):
                 iterator_train__drop_last=drop_last,
                 **self._optimizer_params(),
             )
-            self._train(X_train, y_train)
-        self._after_fit(X, y_t)
-        return self
+            interrupted = False
+            try:
+                self._train(X_train, y_train)
+            except KeyboardInterrupt:
+                # Ctrl-C: the rest of the schedule is skipped (see the class
+                # docstring); a second one in the steps below stops fit
+                if not self.net_.initialized_:
+                    raise  # before any training: nothing to keep
+                interrupted = True
+                if len(self.net_.history):
+                    self.net_.history.record("interrupted", True)
+            self._finish_training(X_train, y_train)
+            self._check_finite_weights("after training")
+            # in the seeded section: _after_fit may run the network (whose
+            # DataLoader draws from the global RNG) or draw seeds itself
+            self._after_fit(X, y_t)
+        self.interrupted_ = interrupted
 
     def _train(self, X, y):
-        """Run the training schedule (one skorch ``fit`` by default)."""
+        """Run the training schedule (one skorch ``fit`` by default).
+
+        A schedule of several phases runs each network phase through
+        :meth:`_fit_net`. It may stop anywhere with ``KeyboardInterrupt``
+        (Ctrl-C): ``fit`` then calls :meth:`_finish_training` and
+        ``_after_fit`` as usual.
+        """
+        self._fit_net(X, y)
+
+    def _finish_training(self, X, y):
+        """Bring fitted state in line with the trained network after ``_train``
+        (e.g. a SOM fit on the final features when Ctrl-C cut the schedule
+        short); ``X``, ``y`` are the training rows. Nothing by default."""
+
+    def _fit_net(self, X, y, *, epochs=None, phase=None):
+        """Run one training phase of ``net_``: ``fit`` (re-initialising the
+        net) when ``epochs`` is None, else ``partial_fit`` for ``epochs``.
+
+        A non-finite batch loss or non-finite weights afterwards raise
+        :class:`TrainingDivergedError` naming ``phase``. When Ctrl-C ended
+        the phase (skorch catches the ``KeyboardInterrupt`` and ends it
+        cleanly), raises ``KeyboardInterrupt`` so that the caller skips the
+        rest of its schedule.
+        """
+        net = self.net_
+        net._phase = phase
+        net._interrupted = False
         with warnings.catch_warnings():
             # skorch warns when the module is an instance we built ourselves.
             warnings.filterwarnings("ignore", message=".*initialized.*", category=UserWarning)
-            self.net_.fit(X, y)
+            if epochs is None:
+                net.fit(X, y)
+            else:
+                net.partial_fit(X, y, epochs=epochs)
+        self._check_finite_weights(phase)
+        if net._interrupted:
+            raise KeyboardInterrupt
+
+    def _check_finite_weights(self, phase=None):
+        """:class:`TrainingDivergedError` if a weight or buffer of the module
+        or the criterion is NaN or infinite."""
+        net = self.net_
+        for part in ("module_", "criterion_"):
+            module = getattr(net, part, None)
+            if not isinstance(module, torch.nn.Module):
+                continue
+            for name, t in itertools.chain(module.named_parameters(), module.named_buffers()):
+                if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+                    raise TrainingDivergedError(_divergence_message(
+                        type(self).__name__,
+                        f"the {part.rstrip('_')}'s weight {name!r} holds NaN or infinity",
+                        epoch=len(net.history), phase=phase, lr=float(self._recipe("lr")),
+                    ))
+
+    def _check_finite_features(self, Z, phase):
+        """:class:`TrainingDivergedError` if features the network computed
+        (before a k-means / SOM phase) are NaN or infinite."""
+        if not np.isfinite(Z).all():
+            raise TrainingDivergedError(_divergence_message(
+                type(self).__name__,
+                f"the network's features hold NaN or infinity before {phase} (the input "
+                "is finite: it was checked)", epoch=len(self.net_.history),
+                lr=float(self._recipe("lr")),
+            ))
 
     def _split(self, X, y, rng):
         frac = self.validation_fraction
@@ -474,7 +703,7 @@ class BaseDeepEncoder(TransformerMixin, BaseEstimator):
         return params
 
     def _callbacks(self):
-        callbacks = []
+        callbacks = [("finite_loss", _FiniteLoss(type(self).__name__, float(self._recipe("lr"))))]
         for i, cb in enumerate(self.callbacks or []):
             if isinstance(cb, tuple) and len(cb) == 2:
                 name, cb = cb

@@ -141,7 +141,13 @@ class HammingSpace(_CodeSpace):
         return unpack_bits(self.check_codes(codes), self.n_bits)
 
     def check_codes(self, codes, name="codes"):
-        """Validate packed codes: 2-D uint8 with ``n_bytes`` columns."""
+        """Validate packed codes: 2-D uint8 with ``n_bytes`` columns, padding bits 0.
+
+        When ``n_bits`` is not a multiple of 8, the unused low bits of the last
+        byte must be 0 (as :func:`pack_bits` leaves them); codes that set them
+        are refused with a ``ValueError``, since they would add to every
+        distance.
+        """
         codes = np.asarray(codes)
         if codes.ndim != 2:
             raise ValueError(
@@ -154,6 +160,18 @@ class HammingSpace(_CodeSpace):
                 f"{name} have {codes.shape[1]} bytes per item, but {self.n_bits}-bit codes "
                 f"take {self.n_bytes}."
             )
+        n_pad = 8 * self.n_bytes - self.n_bits
+        if n_pad and codes.shape[0]:
+            # packbits order: the padding is the low bits of the last byte; a
+            # set padding bit would count in every Hamming distance
+            dirty = np.flatnonzero(codes[:, -1] & np.uint8((1 << n_pad) - 1))
+            if dirty.size:
+                raise ValueError(
+                    f"{name} have padding bits set: {self.n_bits}-bit codes leave the "
+                    f"lowest {n_pad} bit(s) of the last byte unused (numpy.packbits "
+                    f"order) and they must be 0, but {dirty.size} code(s) set them "
+                    f"(first: row {dirty[0]}). Pack codes with pack_bits or np.packbits."
+                )
         return codes
 
     def as_words(self, codes):
@@ -386,15 +404,32 @@ class ProductSpace(_CodeSpace):
         parts = self.codebooks[np.arange(self.M)[None, :], codes.astype(np.intp)]
         return parts.reshape(codes.shape[0], self.M * self.d)
 
-    def encode(self, vectors):
-        """Nearest codeword per sub-vector: ``(n, M)`` codes."""
+    def encode(self, vectors, *, chunk_size=DEFAULT_CHUNK_SIZE):
+        """Nearest codeword per sub-vector: ``(n, M)`` codes.
+
+        Distances are computed in float64 from the float32 vectors and
+        codewords, so they cannot overflow (squares of float32 values stay
+        far below float64's range; float32 arithmetic overflowed above about
+        1e19), and relative to the codebook's mean, so a large common offset
+        does not cancel them out. The assignment is the nearest codeword in
+        float64, ties to the smallest index. Rows are processed
+        ``chunk_size`` at a time.
+        """
+        chunk_size = self._check_chunk(chunk_size)
         vectors = self.check_vectors(vectors)
-        sub = vectors.reshape(vectors.shape[0], self.M, self.d)
-        codes = np.empty((vectors.shape[0], self.M), dtype=self.code_dtype)
+        n = vectors.shape[0]
+        sub = vectors.reshape(n, self.M, self.d)
+        codes = np.empty((n, self.M), dtype=self.code_dtype)
         for m in range(self.M):
-            c = self.codebooks[m]
-            d2 = (c * c).sum(1)[None, :] - 2.0 * sub[:, m, :] @ c.T
-            codes[:, m] = np.argmin(d2, axis=1)
+            c = self.codebooks[m].astype(np.float64)
+            center = c.mean(0)
+            c -= center
+            c_norms = (c * c).sum(1)
+            for s in range(0, n, chunk_size):
+                v = sub[s : s + chunk_size, m, :].astype(np.float64) - center
+                # ||v - c||^2 - ||v||^2: the same argmin, one matrix product
+                d2 = c_norms[None, :] - 2.0 * (v @ c.T)
+                codes[s : s + chunk_size, m] = np.argmin(d2, axis=1)
         return codes
 
     def query_tables(self, queries, *, asymmetric=False):

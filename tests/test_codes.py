@@ -169,3 +169,45 @@ def test_search_threads_restores_setting():
     with search_threads(1):
         assert numba.get_num_threads() == 1
     assert numba.get_num_threads() == before
+
+
+def test_hamming_padding_bits_are_refused():
+    # issue #11: 4-bit codes use the 4 high bits of their byte (np.packbits
+    # order); 0xFF sets the 4 padding bits, which would count in every distance
+    space = HammingSpace(4)
+    dirty = np.array([[0xFF]], dtype=np.uint8)
+    db = np.array([[0x00], [0xF0]], dtype=np.uint8)
+    for call in (
+        lambda: space.kneighbors(dirty, db, 2),
+        lambda: space.pairwise(dirty, db),
+        lambda: space.radius_neighbors(dirty, db, 1),
+        lambda: space.kneighbors(db, np.vstack([db, dirty]), 1),
+        lambda: space.unpack(dirty),
+    ):
+        with pytest.raises(ValueError, match="padding bits set"):
+            call()
+    # the same code without its padding bits: distances 4 and 0
+    dist, ind = space.kneighbors(np.array([[0xF0]], dtype=np.uint8), db, 2)
+    np.testing.assert_array_equal(dist, [[0, 4]])
+    np.testing.assert_array_equal(ind, [[1, 0]])
+    # no padding when n_bits is a multiple of 8
+    assert HammingSpace(8).pairwise(dirty, db).tolist() == [[8, 4]]
+
+
+@pytest.mark.parametrize("scale, offset", [(1e30, 0.0), (1.0, 1e6)])
+def test_product_encode_is_exact_at_any_scale(scale, offset):
+    # issue #11: float32 distances overflowed above ~1e19 (86% of the codes
+    # wrong at 1e30); a large common offset cancelled them out
+    rng = np.random.default_rng(7)
+    M, K, d = 4, 16, 3
+    codebooks = (rng.normal(size=(M, K, d)) * scale + offset).astype(np.float32)
+    vectors = (rng.normal(size=(500, M * d)) * scale + offset).astype(np.float32)
+    space = ProductSpace(codebooks)
+    sub = vectors.astype(np.float64).reshape(-1, M, d)
+    cb = codebooks.astype(np.float64)
+    brute = np.stack(
+        [np.argmin(((sub[:, m, None, :] - cb[m][None]) ** 2).sum(-1), axis=1) for m in range(M)],
+        axis=1,
+    )
+    np.testing.assert_array_equal(space.encode(vectors), brute)
+    np.testing.assert_array_equal(space.encode(vectors, chunk_size=7), brute)

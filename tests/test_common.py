@@ -3,8 +3,11 @@
 Known failures are listed in ``EXPECTED_FAILED_CHECKS``, one reason each.
 """
 
+import pytest
+import torch
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from skhash.datasets import load_digits
 from skhash.hashing import CNNBHHasher, ITQHasher, LSHHasher, SSDHHasher
 from skhash.neighbors import KNeighborsRetriever
 from skhash.quantization import (
@@ -47,3 +50,19 @@ def _expected_failed_checks(estimator):
 @parametrize_with_checks(list(_estimators()), expected_failed_checks=_expected_failed_checks)
 def test_sklearn_conformance(estimator, check):
     check(estimator)
+
+
+@pytest.mark.parametrize("estimator", list(_estimators()), ids=lambda est: type(est).__name__)
+def test_global_torch_rng_is_untouched(estimator):
+    """fit and inference leave the caller's global torch RNG as they found it."""
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:60], y[:60]
+    torch.manual_seed(12345)
+    state = torch.get_rng_state()
+    estimator.fit(X, y)
+    assert torch.equal(torch.get_rng_state(), state), "fit changed the global torch RNG"
+    for name in ("transform", "encode", "embed", "predict", "kneighbors"):
+        if hasattr(estimator, name):
+            getattr(estimator, name)(X[:7])
+    estimator.score(X, y)
+    assert torch.equal(torch.get_rng_state(), state), "inference changed the global torch RNG"

@@ -351,6 +351,37 @@ def test_load_cifar10_missing(tmp_path):
         load_cifar10(tmp_path, subset="val")
 
 
+def test_load_cifar10_truncated_batch_names_the_file(tmp_path):
+    # issue #11: a truncated pickle raised a bare UnpicklingError
+    _write_fake_cifar(tmp_path)
+    path = tmp_path / "test_batch"
+    path.write_bytes(path.read_bytes()[:500])
+    with pytest.raises(ValueError, match="test_batch.*truncated or corrupt") as info:
+        load_cifar10(tmp_path, subset="test")
+    assert isinstance(info.value.__cause__, (pickle.UnpicklingError, EOFError))
+    path.write_bytes(b"")
+    with pytest.raises(ValueError, match="test_batch"):
+        load_cifar10(tmp_path, subset="test")
+
+
+@pytest.mark.parametrize("bad", [-1, 10])
+def test_load_cifar10_label_out_of_range(tmp_path, bad):
+    # issue #11: labels outside the 10 classes were accepted
+    with open(tmp_path / "test_batch", "wb") as f:
+        pickle.dump({b"data": np.zeros((3, 3072), np.uint8), b"labels": [0, bad, 1]}, f)
+    with pytest.raises(ValueError, match=rf"test_batch.*label {bad} at position 1"):
+        load_cifar10(tmp_path, subset="test")
+
+
+def test_load_mnist_label_out_of_range(tmp_path):
+    # issue #11: an MNIST label 200 was accepted
+    _write_fake_mnist(tmp_path, "test", 4, compress=False)
+    labels = np.array([1, 2, 200, 3], dtype=np.uint8)
+    _write_idx(tmp_path / "t10k-labels-idx1-ubyte", labels)
+    with pytest.raises(ValueError, match="t10k-labels-idx1-ubyte.*label 200 at position 2"):
+        load_mnist(tmp_path)
+
+
 def test_load_cifar10_bad_batch(tmp_path):
     with open(tmp_path / "test_batch", "wb") as f:
         pickle.dump({b"data": np.zeros((2, 100), np.uint8), b"labels": [0, 1]}, f)

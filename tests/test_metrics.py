@@ -37,10 +37,11 @@ def test_relevance_string_labels():
                        [[False, True, False], [True, False, False]])
 
 
-def test_relevance_mixed_int_and_string_labels_are_not_equal():
-    # NumPy would promote 1 to "1"; labels of different kinds never match.
-    assert_array_equal(relevance(np.array([1]), np.array(["1", "a"])),
-                       [[False, False]])
+def test_relevance_int_and_string_labels_are_refused():
+    # NumPy would promote 1 to "1"; labels of different types never match, so
+    # every AP would silently be 0: refused (issue #11).
+    with pytest.raises(ValueError, match="numbers but database_labels are strings"):
+        relevance(np.array([1]), np.array(["1", "a"]))
 
 
 def test_relevance_multilabel_shares_at_least_one_label():
@@ -548,3 +549,42 @@ def test_precision_recall_by_radius_error_negative():
 def test_precision_recall_by_radius_error_nan_radii():
     with pytest.raises(ValueError, match="radii"):
         precision_recall_by_radius([0], [0, 1], [[0, 1]], radii=[np.nan])
+
+
+# ---------------------------------------------------------------------------
+# label validation (issue #11)
+# ---------------------------------------------------------------------------
+
+_RANKING = [[0, 1, 2], [2, 1, 0]]
+
+
+@pytest.mark.parametrize("metric", [
+    lambda yq, ydb: mean_average_precision(yq, ydb, _RANKING),
+    lambda yq, ydb: mean_average_precision(yq, ydb, _RANKING, k=2),
+    lambda yq, ydb: precision_at_k(yq, ydb, _RANKING, 2),
+    lambda yq, ydb: recall_at_k(yq, ydb, _RANKING, 2),
+    lambda yq, ydb: precision_recall_curve_at_k(yq, ydb, _RANKING),
+    lambda yq, ydb: precision_within_radius(yq, ydb, [[0], [1, 2]]),
+    lambda yq, ydb: precision_recall_by_radius(yq, ydb, [[0, 1, 2], [2, 1, 0]]),
+    relevance,
+], ids=["map", "map@k", "precision@k", "recall@k", "pr_curve", "precision_radius",
+        "pr_radius", "relevance"])
+def test_metrics_refuse_bad_labels(metric):
+    # continuous values would each be a class of their own
+    with pytest.raises(ValueError, match="continuous"):
+        metric([0.5, 1.25], [0.5, 1.25, 2.0])
+    with pytest.raises(ValueError, match="continuous"):
+        metric(np.array([0, 1], dtype=object), np.array([0, 0.5, 1], dtype=object))
+    # int query labels vs str database labels: nothing would ever be relevant
+    with pytest.raises(ValueError, match="numbers but database_labels are strings"):
+        metric([0, 1], ["0", "1", "1"])
+    with pytest.raises(ValueError, match="mixes labels of different types"):
+        metric(np.array([0, "a"], dtype=object), np.array([0, 1, "a"], dtype=object))
+    with pytest.raises(ValueError, match="NaN"):
+        metric(np.array([0, np.nan], dtype=object), [0, 1, 1])
+    with pytest.raises(ValueError, match="infinity"):
+        metric([0.0, np.inf], [0, 1, 1])
+    # integral floats, bools and objects of one type are class labels
+    metric([0.0, 1.0], [0, 1, 1])
+    metric(np.array([True, False]), [1, 0, 0])
+    metric(np.array(["a", "b"], dtype=object), np.array(["a", "b", "b"]))

@@ -206,3 +206,70 @@ def test_gridsearch_over_pipeline_with_scorer(data):
                         cv=2).fit(Xdb[:300], ydb[:300])
     assert set(grid.cv_results_["param_h__n_bits"]) == {4, 8}
     assert 0 < grid.best_score_ <= 1
+
+
+# ---------------------------------------------------------------------------
+# issue #11: labels, prefit encoders without labels
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pq_retriever(data):
+    from skhash.quantization import ProductQuantizer
+
+    _, _, Xdb, ydb = data
+    pq = ProductQuantizer(M=4, K=16, random_state=0).fit(Xdb)
+    return KNeighborsRetriever(FrozenEstimator(pq), n_neighbors=5).fit(Xdb, ydb)
+
+
+def test_fit_refuses_bad_labels(pq_retriever, data):
+    _, _, Xdb, ydb = data
+    r = KNeighborsRetriever(pq_retriever.encoder)
+    with_nan = ydb.astype(float)
+    with_nan[3] = np.nan
+    with pytest.raises(ValueError, match="y contains NaN"):
+        r.fit(Xdb, with_nan)  # was: a class `nan`
+    continuous = np.random.default_rng(0).normal(size=len(ydb))
+    with pytest.raises(ValueError, match="continuous"):
+        r.fit(Xdb, continuous)  # was: one class per distinct value
+    mixed = ydb.astype(object)
+    mixed[ydb > 4] = [str(v) for v in ydb[ydb > 4]]
+    with pytest.raises(ValueError, match="mixes labels"):
+        r.fit(Xdb, mixed)
+    # integral floats and strings are class labels
+    assert r.fit(Xdb, ydb.astype(float)).classes_.tolist() == list(range(10))
+    assert r.fit(Xdb, ydb.astype(str)).predict(Xdb[:2]).dtype.kind == "U"
+
+
+def test_score_refuses_bad_labels(pq_retriever, data):
+    Xq, yq, _, _ = data
+    with pytest.raises(ValueError, match="strings but database_labels are numbers"):
+        pq_retriever.score(Xq, yq.astype(str))  # was: mAP 0.0 silently
+    with pytest.raises(ValueError, match="continuous"):
+        pq_retriever.score(Xq, yq + 0.5)
+    with pytest.raises(ValueError, match="NaN"):
+        pq_retriever.score(Xq, np.full(len(Xq), np.nan))
+    with pytest.raises(ValueError, match="query labels"):
+        pq_retriever.score(Xq, yq[:-1])
+    assert 0 < pq_retriever.score(Xq, yq.astype(float)) <= 1
+
+
+def test_prefit_encoder_without_labels(data):
+    from skhash.quantization import ProductQuantizer
+
+    Xq, _, Xdb, _ = data
+    pq = ProductQuantizer(M=4, K=16, random_state=0).fit(Xdb)
+    # was: TypeError: FrozenEstimator.fit() missing 1 required positional argument: 'y'
+    r = KNeighborsRetriever(FrozenEstimator(pq), n_neighbors=3).fit(Xdb)
+    np.testing.assert_array_equal(r.codes_, pq.transform(Xdb))
+    assert r.kneighbors(Xq[:4])[1].shape == (4, 3)
+    with pytest.raises(ValueError, match="without y"):
+        r.score(Xq, np.zeros(len(Xq)))
+    scaler = StandardScaler().fit(Xdb)
+    pq_scaled = ProductQuantizer(M=4, K=16, random_state=0).fit(scaler.transform(Xdb))
+    pipe = Pipeline([("scale", FrozenEstimator(scaler)), ("pq", FrozenEstimator(pq_scaled))])
+    r = KNeighborsRetriever(pipe, n_neighbors=3).fit(Xdb)
+    np.testing.assert_array_equal(r.codes_, pq_scaled.transform(scaler.transform(Xdb)))
+    frozen_pipe = KNeighborsRetriever(FrozenEstimator(Pipeline([("scale", scaler),
+                                                                 ("pq", pq_scaled)]))).fit(Xdb)
+    np.testing.assert_array_equal(frozen_pipe.codes_, r.codes_)

@@ -32,6 +32,9 @@ _MNIST_FILES = {
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
 
+# Both datasets have 10 classes, labelled 0..9 in their files.
+_N_CLASSES = 10
+
 _CIFAR10_TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
 _CIFAR10_TEST_FILES = ("test_batch",)
 _CIFAR10_SUBDIR = "cifar-10-batches-py"
@@ -253,6 +256,18 @@ def read_idx(path):
     return array.astype(dtype.newbyteorder("="))
 
 
+def _check_label_range(labels, path, dataset):
+    """Labels read from ``path`` must be the dataset's classes 0..9."""
+    bad = np.flatnonzero((labels < 0) | (labels >= _N_CLASSES))
+    if bad.size:
+        raise ValueError(
+            f"'{path}': label {labels[bad[0]]} at position {bad[0]} is not one of "
+            f"{dataset}'s classes 0-{_N_CLASSES - 1} ({bad.size} such label(s)); "
+            "the file is corrupt or not a "
+            f"{dataset} label file."
+        )
+
+
 def _find_one(directory, base):
     """Return the path of ``base`` or ``base.gz`` in directory, or None."""
     for name in (base, base + ".gz"):
@@ -317,8 +332,9 @@ def load_mnist(data_home, *, subset="test", return_X_y=False):
         If the directory or any required file is missing; the message names
         the directory and the expected file names.
     ValueError
-        If ``subset`` is invalid, a file is not a valid IDX file, or the
-        numbers of images and labels disagree.
+        If ``subset`` is invalid, a file is not a valid IDX file, the
+        numbers of images and labels disagree, or a label is not a digit
+        0-9 (the message names the file).
 
     See Also
     --------
@@ -369,6 +385,7 @@ def load_mnist(data_home, *, subset="test", return_X_y=False):
                 f"'{found[lbl_base]}': expected a 1-D label array, "
                 f"got shape {labels.shape}."
             )
+        _check_label_range(labels, found[lbl_base], "MNIST")
         if images.shape[0] != labels.shape[0]:
             raise ValueError(
                 f"MNIST {split} split: '{found[img_base].name}' holds "
@@ -428,10 +445,23 @@ Subset loaded: {subset} ({n} images).
 _CIFAR10_FOLDER_SUBDIRS = ("", "cifar10-jpeg", "CIFAR-10-images")
 
 
+# What a damaged or foreign pickle raises (a truncated one: UnpicklingError
+# "pickle data was truncated" or EOFError).
+_UNPICKLE_ERRORS = (pickle.UnpicklingError, EOFError, ValueError, TypeError,
+                    AttributeError, ImportError, IndexError, KeyError)
+
+
 def _unpickle(path):
     with open(path, "rb") as f:
-        # The official files were pickled by Python 2: keys are bytes.
-        return pickle.load(f, encoding="bytes")
+        try:
+            # The official files were pickled by Python 2: keys are bytes.
+            return pickle.load(f, encoding="bytes")
+        except _UNPICKLE_ERRORS as exc:
+            raise ValueError(
+                f"'{path}' is not a readable CIFAR-10 python file (truncated or "
+                f"corrupt pickle: {type(exc).__name__}: {exc}). Extract "
+                "cifar-10-python.tar.gz again."
+            ) from exc
 
 
 def _get(d, key):
@@ -549,8 +579,9 @@ def load_cifar10(data_home, *, subset="train", cache=True, cache_dir=None, retur
         If neither layout is found: a required batch file is missing from
         both candidate directories and no candidate holds the split folders.
     ValueError
-        If ``subset`` is invalid, a batch does not have the expected layout,
-        or the image folders are not 10 classes of same-size images (see
+        If ``subset`` is invalid, a batch file is truncated or not a pickle,
+        does not have the expected layout or holds a label outside 0-9 (the
+        message names the file), or the image folders are not 10 classes of same-size images (see
         :func:`load_image_folder` for the image errors).
     ImportError
         Image folders only, if Pillow is not installed.
@@ -629,6 +660,7 @@ def load_cifar10(data_home, *, subset="train", cache=True, cache_dir=None, retur
             raise ValueError(
                 f"'{path}': {raw.shape[0]} images but {labels.size} labels."
             )
+        _check_label_range(labels, path, "CIFAR-10")
         datas.append(raw.astype(np.float32) * np.float32(1.0 / 255.0))
         targets.append(labels)
 

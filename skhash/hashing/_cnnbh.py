@@ -103,6 +103,9 @@ class CNNBHHasher(BaseHasher):
         How codes compare (Hamming distance over ``n_bits``).
     n_features_in_ : int
         Number of features seen during fit.
+    interrupted_ : bool
+        Whether Ctrl-C ended the training early (the model is still
+        complete; see :class:`skhash.base.BaseDeepEncoder`).
 
     See Also
     --------

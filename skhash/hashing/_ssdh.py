@@ -167,6 +167,9 @@ class SSDHHasher(BaseHasher):
         Whether the multi-label (max-margin) loss was trained.
     code_space_ : skhash.codes.HammingSpace
     n_features_in_ : int
+    interrupted_ : bool
+        Whether Ctrl-C ended the training early (the model is still
+        complete; see :class:`skhash.base.BaseDeepEncoder`).
 
     See Also
     --------

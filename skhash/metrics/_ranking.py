@@ -18,6 +18,7 @@ for large databases.
 The module is pure NumPy.
 """
 
+import math
 import numbers
 
 import numpy as np
@@ -69,14 +70,75 @@ def _as_label_array(y, name):
     return y
 
 
-def _check_no_nan_labels(y, name):
-    if y.dtype.kind in "fc":
+_KIND_NAMES = {"number": "numbers", "str": "strings", "bytes": "bytes"}
+
+
+def _continuous_error(name, example):
+    return ValueError(
+        f"{name} holds continuous values (e.g. {example!r}; type_of_target is "
+        "'continuous'), not class labels: relevance means equal labels, so every "
+        "distinct value would be a class of its own. Pass integer or string class "
+        "labels (bin a continuous target first)."
+    )
+
+
+def _object_label_kind(y, name):
+    kinds = set()
+    for v in y.tolist():
+        if isinstance(v, str):
+            kinds.add("str")
+        elif isinstance(v, bytes):
+            kinds.add("bytes")
+        elif isinstance(v, numbers.Number):
+            if not isinstance(v, numbers.Integral):
+                if v != v:  # NaN is the only value that is not equal to itself
+                    raise ValueError(f"{name} contains NaN.")
+                if not (isinstance(v, numbers.Real) and math.isfinite(v)
+                        and float(v).is_integer()):
+                    raise _continuous_error(name, v)
+            kinds.add("number")
+        else:
+            kinds.add(type(v).__name__)
+    if len(kinds) > 1:
+        raise ValueError(
+            f"{name} mixes labels of different types ({', '.join(sorted(kinds))}); "
+            "labels of different types never compare equal. Use one type."
+        )
+    return kinds.pop() if kinds else "number"
+
+
+def check_class_labels(y, name="y"):
+    """Validate 1-D class labels; return their kind.
+
+    Raises a ``ValueError`` naming the problem when ``y`` contains NaN or
+    infinity, holds continuous values (non-integral floats:
+    ``type_of_target(y) == "continuous"``), or mixes labels of different
+    types (e.g. numbers and strings). The kind is ``"number"``, ``"str"``,
+    ``"bytes"`` or another type name; labels of different kinds never match.
+    """
+    kind = y.dtype.kind
+    if kind == "c":
+        raise ValueError(
+            f"{name}: Complex data not supported; class labels must be integers or strings."
+        )
+    if kind == "f":
         if np.isnan(y).any():
             raise ValueError(f"{name} contains NaN.")
-    elif y.dtype.kind == "O":
-        # NaN is the only value that is not equal to itself.
-        if any(v != v for v in y.tolist() if isinstance(v, float)):
-            raise ValueError(f"{name} contains NaN.")
+        if np.isinf(y).any():
+            raise ValueError(f"{name} contains infinity.")
+        fractional = np.flatnonzero(y != np.rint(y))
+        if fractional.size:
+            raise _continuous_error(name, y[fractional[0]].item())
+        return "number"
+    if kind in "biu":
+        return "number"
+    if kind == "U":
+        return "str"
+    if kind == "S":
+        return "bytes"
+    if kind == "O":
+        return _object_label_kind(y, name)
+    return str(y.dtype)
 
 
 def _check_indicator(y, name):
@@ -108,9 +170,9 @@ def _encode_1d(q, db):
             return codes[: q.shape[0]], codes[q.shape[0] :]
         except TypeError:
             pass
-    # Fallback for object arrays / mixed kinds (e.g. ints vs strings, which
-    # NumPy would otherwise promote to strings so that 1 == "1"): encode by
-    # Python equality and hashing.
+    # Fallback for object arrays (labels of one kind, checked by the caller;
+    # NumPy would otherwise promote ints and strings to strings so that
+    # 1 == "1"): encode by Python equality and hashing.
     mapping = {}
     values = q.tolist() + db.tolist()
     try:
@@ -157,8 +219,15 @@ class _Labels:
             self._db32_t = np.ascontiguousarray(self.db.T, dtype=np.float32)
             self._n_relevant = None
         else:
-            _check_no_nan_labels(q, "query_labels")
-            _check_no_nan_labels(db, "database_labels")
+            kind_q = check_class_labels(q, "query_labels")
+            kind_db = check_class_labels(db, "database_labels")
+            if kind_q != kind_db:
+                raise ValueError(
+                    f"query_labels are {_KIND_NAMES.get(kind_q, kind_q)} but "
+                    f"database_labels are {_KIND_NAMES.get(kind_db, kind_db)}: labels "
+                    "of different types never match (1 != '1'), so no item would be "
+                    "relevant to any query. Convert both to the same type."
+                )
             self.q, self.db = _encode_1d(q, db)
             counts = np.bincount(self.db, minlength=self.q.max() + 1)
             self._n_relevant = counts[self.q].astype(np.int64)
@@ -183,12 +252,13 @@ class _Labels:
             n_relevant = self._n_relevant[start:stop]
         return rel, n_relevant
 
-    def iter_ranked(self, ranking):
+    def iter_ranked(self, ranking, offset=0):
+        """Relevance of ``ranking`` (the rows of queries ``offset:``), in chunks."""
         step = self.chunk_rows()
-        for start in range(0, self.n_queries, step):
-            stop = min(start + step, self.n_queries)
-            rel, n_relevant = self.ranked(start, stop, ranking[start:stop])
-            yield start, stop, rel, n_relevant
+        for start in range(0, ranking.shape[0], step):
+            stop = min(start + step, ranking.shape[0])
+            rel, n_relevant = self.ranked(offset + start, offset + stop, ranking[start:stop])
+            yield offset + start, offset + stop, rel, n_relevant
 
     def iter_blocks(self):
         step = self.chunk_rows()
@@ -340,6 +410,113 @@ def _average_precision(rel, n_relevant, normalize):
     else:  # "min"
         z = np.minimum(k, n_relevant)
     return _safe_divide(sum_precision, z)
+
+
+class RankedScores:
+    """Ranked metrics accumulated over the rows of a ranking, chunk by chunk.
+
+    The whole ranking never has to exist at once: feed it with :meth:`add`
+    in blocks of query rows (any sizes, each query once), then read the
+    metrics. Each query's value depends on its own row only, so the result
+    is the same for every chunking.
+
+    Parameters
+    ----------
+    labels : _Labels
+        Validated query and database labels.
+    map_ks : sequence of int or None
+        Cut-offs of mAP (None: every ranked column).
+    precision_ks : sequence of int
+        Cut-offs of precision@k and recall@k.
+    curve_ks : ndarray of int or None
+        Cut-offs of :func:`precision_recall_curve_at_k`; None: no curve.
+    normalize : {"retrieved", "relevant", "min"}
+        Normaliser of AP, see :func:`mean_average_precision`.
+    """
+
+    def __init__(self, labels, *, map_ks=(None,), precision_ks=(), curve_ks=None,
+                 normalize="retrieved"):
+        if not isinstance(normalize, str) or normalize not in _NORMALIZATIONS:
+            raise ValueError(
+                f"normalize must be one of {_NORMALIZATIONS}; got {normalize!r}."
+            )
+        n = labels.n_queries
+        self.labels = labels
+        self.normalize = normalize
+        self.ap = {k: np.full(n, np.nan) for k in map_ks}
+        self.n_relevant = np.zeros(n, dtype=np.int64)
+        self.hits = dict.fromkeys(precision_ks, 0)
+        self.recall_sum = dict.fromkeys(precision_ks, 0.0)
+        self.curve_ks = None if curve_ks is None else np.asarray(curve_ks, dtype=np.int64)
+        if self.curve_ks is not None:
+            self.curve_precision = np.zeros(self.curve_ks.size)
+            self.curve_recall = np.zeros(self.curve_ks.size)
+        self.n_added = 0
+
+    def add(self, start, ranking):
+        """Add the ranking rows of queries ``start : start + len(ranking)``."""
+        n_ranked = ranking.shape[1]
+        cuts = [n_ranked if k is None else k for k in self.ap] + list(self.hits)
+        if self.curve_ks is not None:
+            cuts.append(int(self.curve_ks.max()))
+        cut = max(cuts)
+        for s, e, rel, n_rel in self.labels.iter_ranked(ranking[:, :cut], offset=start):
+            self.n_relevant[s:e] = n_rel
+            for k, ap in self.ap.items():
+                ap[s:e] = _average_precision(rel[:, : k or n_ranked], n_rel, self.normalize)
+            for k in self.hits:
+                hits = np.count_nonzero(rel[:, :k], axis=1)
+                self.hits[k] += int(hits.sum())
+                self.recall_sum[k] += _safe_divide(hits, n_rel).sum()
+            if self.curve_ks is not None:
+                hits = np.cumsum(rel, axis=1, dtype=np.int64)[:, self.curve_ks - 1]
+                self.curve_precision += hits.sum(axis=0) / self.curve_ks
+                self.curve_recall += _safe_divide(hits, n_rel[:, None]).sum(axis=0)
+        self.n_added += ranking.shape[0]
+        return self
+
+    def _check_complete(self):
+        if self.n_added != self.labels.n_queries:
+            raise ValueError(
+                f"rankings of {self.n_added} queries were added, but there are "
+                f"{self.labels.n_queries} queries."
+            )
+
+    def mean_average_precision(self, k=None, *, skip_no_relevant=False,
+                               return_per_query=False):
+        """mAP at the cut-off ``k`` (one of ``map_ks``)."""
+        self._check_complete()
+        ap = self.ap[k].copy()
+        if skip_no_relevant:
+            has_relevant = self.n_relevant > 0
+            if not has_relevant.any():
+                raise ValueError(
+                    "No query has a relevant item in the database, so every query "
+                    "is skipped with skip_no_relevant=True; mAP is undefined."
+                )
+            ap[~has_relevant] = np.nan
+            value = float(ap[has_relevant].mean())
+        else:
+            value = float(ap.mean())
+        if return_per_query:
+            return value, ap
+        return value
+
+    def precision_at_k(self, k):
+        """Mean precision@k (``k`` one of ``precision_ks``)."""
+        self._check_complete()
+        return self.hits[k] / (k * self.labels.n_queries)
+
+    def recall_at_k(self, k):
+        """Mean recall@k (``k`` one of ``precision_ks``)."""
+        self._check_complete()
+        return float(self.recall_sum[k] / self.labels.n_queries)
+
+    def precision_recall_curve(self):
+        """``(precision, recall, ks)`` at the ``curve_ks`` cut-offs."""
+        self._check_complete()
+        n = self.labels.n_queries
+        return self.curve_precision / n, self.curve_recall / n, self.curve_ks
 
 
 # ---------------------------------------------------------------------------
@@ -530,33 +707,11 @@ def mean_average_precision(
     """
     labels = _Labels(query_labels, database_labels)
     ranking = _check_ranking(ranking, labels.n_queries, labels.n_database)
-    n_ranked = ranking.shape[1]
-    k = n_ranked if k is None else _check_k(k, n_ranked)
-    if not isinstance(normalize, str) or normalize not in _NORMALIZATIONS:
-        raise ValueError(
-            f"normalize must be one of {_NORMALIZATIONS}; got {normalize!r}."
-        )
-
-    ap = np.empty(labels.n_queries, dtype=np.float64)
-    n_relevant = np.empty(labels.n_queries, dtype=np.int64)
-    for start, stop, rel, n_rel in labels.iter_ranked(ranking[:, :k]):
-        ap[start:stop] = _average_precision(rel, n_rel, normalize)
-        n_relevant[start:stop] = n_rel
-
-    if skip_no_relevant:
-        has_relevant = n_relevant > 0
-        if not has_relevant.any():
-            raise ValueError(
-                "No query has a relevant item in the database, so every query "
-                "is skipped with skip_no_relevant=True; mAP is undefined."
-            )
-        ap[~has_relevant] = np.nan
-        value = float(ap[has_relevant].mean())
-    else:
-        value = float(ap.mean())
-    if return_per_query:
-        return value, ap
-    return value
+    k = None if k is None else _check_k(k, ranking.shape[1])
+    scores = RankedScores(labels, map_ks=(k,), normalize=normalize).add(0, ranking)
+    return scores.mean_average_precision(
+        k, skip_no_relevant=skip_no_relevant, return_per_query=return_per_query
+    )
 
 
 def precision_at_k(query_labels, database_labels, ranking, k):
@@ -599,10 +754,7 @@ def precision_at_k(query_labels, database_labels, ranking, k):
     labels = _Labels(query_labels, database_labels)
     ranking = _check_ranking(ranking, labels.n_queries, labels.n_database)
     k = _check_k(k, ranking.shape[1])
-    total = 0
-    for _, _, rel, _ in labels.iter_ranked(ranking[:, :k]):
-        total += int(np.count_nonzero(rel))
-    return total / (k * labels.n_queries)
+    return RankedScores(labels, map_ks=(), precision_ks=(k,)).add(0, ranking).precision_at_k(k)
 
 
 def recall_at_k(query_labels, database_labels, ranking, k):
@@ -648,10 +800,7 @@ def recall_at_k(query_labels, database_labels, ranking, k):
     labels = _Labels(query_labels, database_labels)
     ranking = _check_ranking(ranking, labels.n_queries, labels.n_database)
     k = _check_k(k, ranking.shape[1])
-    total = 0.0
-    for _, _, rel, n_rel in labels.iter_ranked(ranking[:, :k]):
-        total += _safe_divide(np.count_nonzero(rel, axis=1), n_rel).sum()
-    return float(total / labels.n_queries)
+    return RankedScores(labels, map_ks=(), precision_ks=(k,)).add(0, ranking).recall_at_k(k)
 
 
 def precision_within_radius(query_labels, database_labels, neighbors):
@@ -805,14 +954,8 @@ def precision_recall_curve_at_k(query_labels, database_labels, ranking, ks=None)
                 f"from {ks.min()} to {ks.max()}."
             )
         ks = ks.astype(np.int64)
-    k_max = int(ks.max())
-    precision = np.zeros(ks.size)
-    recall = np.zeros(ks.size)
-    for _, _, rel, n_rel in labels.iter_ranked(ranking[:, :k_max]):
-        hits = np.cumsum(rel, axis=1, dtype=np.int64)[:, ks - 1]
-        precision += hits.sum(axis=0) / ks
-        recall += _safe_divide(hits, n_rel[:, None]).sum(axis=0)
-    return precision / labels.n_queries, recall / labels.n_queries, ks
+    scores = RankedScores(labels, map_ks=(), curve_ks=ks).add(0, ranking)
+    return scores.precision_recall_curve()
 
 
 def precision_recall_by_radius(query_labels, database_labels, distances, radii=None):

@@ -10,6 +10,8 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 
 from ._ranking import (
+    RankedScores,
+    _Labels,
     mean_average_precision,
     precision_at_k,
     precision_within_radius,
@@ -18,7 +20,13 @@ from ._ranking import (
 
 __all__ = ["make_retrieval_scorer", "map_scorer", "leave_one_out_map"]
 
-_CHUNK = 512
+# Whole-database rankings are built ``rank_chunk_rows(n_database)`` queries
+# at a time: at most _MAX_RANK_ROWS rows and about _RANK_CHUNK_ELEMENTS
+# (query, item) pairs per chunk. A pair costs about 30 bytes while its chunk
+# is ranked and judged (distance, sort keys, int64 ranking, relevance), so a
+# chunk stays near 256 MiB whatever the database size.
+_MAX_RANK_ROWS = 512
+_RANK_CHUNK_ELEMENTS = 2**23
 
 
 def _unfrozen(estimator):
@@ -41,29 +49,94 @@ def unwrap_encoder(estimator, X=None):
     return estimator, X
 
 
+def rank_chunk_rows(n_database):
+    """Queries per chunk of a whole-database ranking (memory bound)."""
+    return int(max(1, min(_MAX_RANK_ROWS, _RANK_CHUNK_ELEMENTS // max(int(n_database), 1))))
+
+
+def _n_ranked(database, exclude_self):
+    n_total = database.shape[0] - 1 if exclude_self else database.shape[0]
+    if n_total < 1:
+        raise ValueError("ranking needs at least one database item other than the query.")
+    return n_total
+
+
+def iter_rankings(space, queries, database, *, asymmetric=False, exclude_self=False,
+                  chunk_size=None):
+    """Whole-database rankings, ``(start, ranking)`` per chunk of queries.
+
+    ``ranking`` holds the database indices of queries ``start : start +
+    len(ranking)``, nearest first, ties by database index (stable sort).
+    Chunks have ``chunk_size`` queries (default :func:`rank_chunk_rows`),
+    so memory is bounded whatever the number of queries. With
+    ``exclude_self`` the queries are the database itself and each item is
+    removed from its own ranking.
+    """
+    n_total = _n_ranked(database, exclude_self)
+    step = rank_chunk_rows(database.shape[0]) if chunk_size is None else int(chunk_size)
+    for s in range(0, queries.shape[0], step):
+        d = space.pairwise(queries[s:s + step], database, asymmetric=asymmetric)
+        if exclude_self:
+            # the item itself goes last (strictly farthest), then is cut
+            rows = np.arange(d.shape[0])
+            far = d.max() + 1 if np.issubdtype(d.dtype, np.integer) else np.inf
+            d[rows, s + rows] = far
+        ranking = rank_by_distance(d)[:, :n_total]
+        del d
+        yield s, ranking
+
+
+def ranking_scores(space, queries, database, query_labels, database_labels, *,
+                   map_ks=(None,), precision_ks=(), curve_ks=None, asymmetric=False,
+                   exclude_self=False, chunk_size=None):
+    """Ranked metrics of the queries over the whole database, streamed.
+
+    Ranks one chunk of queries against the whole database (see
+    :func:`iter_rankings`), accumulates its metrics, frees it: the full
+    ``(n_queries, n_database)`` ranking never exists. The labels are
+    validated before any search. Returns a
+    :class:`~skhash.metrics._ranking.RankedScores` to read mAP (at each of
+    ``map_ks``), precision@k / recall@k (``precision_ks``) and the
+    precision-recall curve (``curve_ks``) from; values equal those of the
+    metrics on the full ranking. ``query_labels`` may be the ``_Labels``
+    of both (already validated); ``database_labels`` is then ignored.
+    """
+    if isinstance(query_labels, _Labels):
+        labels = query_labels
+    else:
+        labels = _Labels(query_labels, database_labels)
+    if labels.n_queries != queries.shape[0] or labels.n_database != database.shape[0]:
+        raise ValueError(
+            f"{labels.n_queries} query labels and {labels.n_database} database labels "
+            f"for {queries.shape[0]} queries and {database.shape[0]} database items."
+        )
+    n_total = _n_ranked(database, exclude_self)
+    for k in [k for k in map_ks if k is not None] + list(precision_ks):
+        if not 1 <= k <= n_total:
+            raise ValueError(f"k={k} must lie in [1, {n_total}] (the ranked items).")
+    scores = RankedScores(labels, map_ks=map_ks, precision_ks=precision_ks, curve_ks=curve_ks)
+    for start, ranking in iter_rankings(space, queries, database, asymmetric=asymmetric,
+                                        exclude_self=exclude_self, chunk_size=chunk_size):
+        scores.add(start, ranking)
+    return scores
+
+
 def ranked_neighbors(space, queries, database, n_neighbors=None, *, asymmetric=False,
                      exclude_self=False):
     """Rank the database for each query through a code space.
 
     ``n_neighbors=None`` ranks the whole database (stable sort: ties by
-    database index); otherwise the exact top ``n_neighbors``. With
-    ``exclude_self`` the queries are the database itself and each item is
-    removed from its own ranking.
+    database index) and returns the full ``(n_queries, n_database)``
+    ranking: to score it, prefer :func:`ranking_scores`, which never holds
+    it. Otherwise the exact top ``n_neighbors``. With ``exclude_self`` the
+    queries are the database itself and each item is removed from its own
+    ranking.
     """
-    n_db = database.shape[0]
-    n_total = n_db - 1 if exclude_self else n_db
-    if n_total < 1:
-        raise ValueError("ranking needs at least one database item other than the query.")
+    n_total = _n_ranked(database, exclude_self)
     if n_neighbors is None:
-        rankings = []
-        for s in range(0, queries.shape[0], _CHUNK):
-            d = space.pairwise(queries[s:s + _CHUNK], database, asymmetric=asymmetric)
-            if exclude_self:
-                # the item itself goes last (strictly farthest), then is cut
-                rows = np.arange(d.shape[0])
-                far = d.max() + 1 if np.issubdtype(d.dtype, np.integer) else np.inf
-                d[rows, s + rows] = far
-            rankings.append(rank_by_distance(d)[:, :n_total])
+        rankings = [r for _, r in iter_rankings(space, queries, database,
+                                                asymmetric=asymmetric,
+                                                exclude_self=exclude_self)]
         return np.concatenate(rankings) if rankings else np.empty((0, n_total), np.int64)
     if n_neighbors > n_total:
         raise ValueError(
@@ -94,8 +167,12 @@ def leave_one_out_map(encoder, X, y, *, k=None, asymmetric=False):
     y = np.asarray(y)
     if y.shape[0] != np.shape(X)[0]:
         raise ValueError(f"X has {np.shape(X)[0]} rows but y has {y.shape[0]} labels.")
+    labels = _Labels(y, y)  # bad labels fail before the search
     codes = encoder.encode(X)
     queries = encoder._query_codes(X, asymmetric=asymmetric) if asymmetric else codes
+    if k is None:
+        return ranking_scores(encoder.code_space_, queries, codes, labels, None,
+                              asymmetric=asymmetric, exclude_self=True).mean_average_precision()
     ranking = ranked_neighbors(
         encoder.code_space_, queries, codes, k, asymmetric=asymmetric, exclude_self=True
     )
@@ -145,6 +222,11 @@ class RetrievalScorer:
             queries = (estimator._query_codes(X, asymmetric=True)
                        if self.asymmetric else database)
             space, y_db, exclude_self = estimator.code_space_, y, True
+        labels = _Labels(y, y_db)
+        if self.metric == "map" and self.k is None:
+            return ranking_scores(space, queries, database, labels, None,
+                                  asymmetric=self.asymmetric,
+                                  exclude_self=exclude_self).mean_average_precision()
         if self.metric == "precision_within_radius":
             _, ind = space.radius_neighbors(queries, database, self.radius)
             if exclude_self:

@@ -10,8 +10,8 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ..codes import search_threads
-from ..metrics._ranking import mean_average_precision
-from ..metrics._scorer import drop_self, ranked_neighbors, unwrap_encoder
+from ..metrics._ranking import _Labels, check_class_labels
+from ..metrics._scorer import drop_self, ranking_scores, unwrap_encoder
 
 __all__ = ["KNeighborsRetriever"]
 
@@ -132,11 +132,12 @@ class KNeighborsRetriever(BaseEstimator):
         self : object
         """
         self._validate_params()
+        if y is not None:
+            self._check_fit_labels(y)  # before any training
         self.encoder_ = clone(self.encoder)
-        if y is None:
-            self.encoder_.fit(X)
-        else:
-            self.encoder_.fit(X, y)
+        # y positionally, None included: FrozenEstimator.fit(X, y) has no
+        # default for y, and every scikit-learn estimator accepts fit(X, None)
+        self.encoder_.fit(X, y)
         final, _ = unwrap_encoder(self.encoder_)
         space = getattr(final, "code_space_", None)
         if space is None:
@@ -158,22 +159,31 @@ class KNeighborsRetriever(BaseEstimator):
         self._set_labels(y)
         return self
 
+    @staticmethod
+    def _check_fit_labels(y):
+        """Database labels: a 0/1 indicator matrix, or 1-D class labels (no
+        NaN, not continuous, of one type). Returns ``(y, multilabel)``."""
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] > 1:
+            if type_of_target(y) != "multilabel-indicator":
+                raise ValueError("a 2-D y must be a 0/1 label indicator matrix.")
+            return y, True
+        y = column_or_1d(y, warn=True)
+        check_class_labels(y, "y")
+        return y, False
+
     def _set_labels(self, y):
         self._y = None
         self._multilabel = False
         if y is None:
             return
-        y = np.asarray(y)
+        y, self._multilabel = self._check_fit_labels(y)
         if y.shape[0] != self.n_samples_fit_:
             raise ValueError(f"y has {y.shape[0]} labels for {self.n_samples_fit_} database rows.")
-        if y.ndim == 2 and y.shape[1] > 1:
-            if type_of_target(y) != "multilabel-indicator":
-                raise ValueError("a 2-D y must be a 0/1 label indicator matrix.")
-            self._multilabel = True
+        if self._multilabel:
             self.classes_ = np.arange(y.shape[1])
             self._y = y.astype(np.int8)
         else:
-            y = column_or_1d(y, warn=True)
             self.classes_, self._y = np.unique(y, return_inverse=True)
 
     # ---------------------------------------------------------------- search
@@ -296,8 +306,10 @@ class KNeighborsRetriever(BaseEstimator):
         self._check_labels()
         if asymmetric and not self.asymmetric:
             raise ValueError("asymmetric scoring needs a retriever built with asymmetric=True.")
-        y_db = self._y if self._multilabel else self.classes_[self._y]
-        return self.code_space_, self._queries(X), self.codes_, y_db
+        return self.code_space_, self._queries(X), self.codes_, self._database_labels()
+
+    def _database_labels(self):
+        return self._y if self._multilabel else self.classes_[self._y]
 
     def score(self, X, y):
         """mAP of the queries ``X`` (labels ``y``) against the indexed database.
@@ -305,12 +317,22 @@ class KNeighborsRetriever(BaseEstimator):
         The whole database is ranked for each query (mAP@all, ties by
         database index); relevance is "same label", or "shares at least one
         label" for indicator matrices. See
-        :func:`skhash.metrics.mean_average_precision`.
+        :func:`skhash.metrics.mean_average_precision`. Queries are ranked a
+        chunk at a time, so memory stays bounded (about 256 MiB of
+        rankings) however many queries and database items there are.
+
+        Raises a ``ValueError`` before searching if ``y`` contains NaN, is
+        continuous, or is of another type than the database labels.
         """
-        space, queries, codes, y_db = self._database_for_scoring(X, asymmetric=self.asymmetric)
+        check_is_fitted(self, "codes_")
+        self._check_labels()
+        y = np.asarray(y)
+        labels = _Labels(y, self._database_labels())  # bad labels fail before the search
+        space, queries, codes, _ = self._database_for_scoring(X, asymmetric=self.asymmetric)
         with search_threads(self.n_jobs):
-            ranking = ranked_neighbors(space, queries, codes, None, asymmetric=self.asymmetric)
-        return mean_average_precision(np.asarray(y), y_db, ranking)
+            scores = ranking_scores(space, queries, codes, labels, None,
+                                    asymmetric=self.asymmetric)
+        return scores.mean_average_precision()
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

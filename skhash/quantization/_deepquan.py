@@ -15,7 +15,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from ..base import BaseDeepEncoder, BaseQuantizer, _Net
+from ..base import BaseDeepEncoder, BaseQuantizer, _Net, check_layer_sizes
 from ._pq import fit_codebooks, resolve_product_size
 
 __all__ = ["DeepQuanHasher", "DeepQuanModule", "DeepQuanLoss", "weighted_triplet_loss"]
@@ -158,7 +158,11 @@ class DeepQuanHasher(BaseQuantizer):
     k-means, so a code takes ``M * log2(K)`` bits. Training then alternates
     one epoch of the network on the weighted triplet loss plus the
     reconstruction error with one k-means update of the codebooks
-    (warm-started from the previous ones). No labels are used. Despite
+    (warm-started from the previous ones); the final codebooks come from
+    k-means on the trained network's codes of all training rows. Ctrl-C in
+    any phase ends it and skips the rest of the schedule, and the final
+    k-means still runs (``interrupted_``; see
+    :class:`skhash.base.BaseDeepEncoder`). No labels are used. Despite
     the "Hasher" in its name (the paper's), the codes are product codes:
     ``transform`` gives ``(n, M)`` codeword indices.
 
@@ -226,6 +230,9 @@ verbose, device, random_state :
     net_ : skorch NeuralNet
         The trained autoencoder (``net_.module_``: a :class:`DeepQuanModule`).
     n_features_in_ : int
+    interrupted_ : bool
+        Whether Ctrl-C ended the training early (the model is still
+        complete; see :class:`skhash.base.BaseDeepEncoder`).
 
     See Also
     --------
@@ -339,12 +346,7 @@ verbose, device, random_state :
                 f"code_dim={self._code_dim} cannot be split into M={self._M} equal subspaces: "
                 f"M * (L / M) != L. Choose code_dim a multiple of M."
             )
-        sizes = tuple(self.hidden_layer_sizes)
-        if not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1
-                   for v in sizes):
-            raise ValueError(
-                f"hidden_layer_sizes must be positive integers, got {self.hidden_layer_sizes!r}."
-            )
+        check_layer_sizes(self.hidden_layer_sizes, "hidden_layer_sizes", name)
 
     def _validate_X(self, X, *, reset, y=None):
         X = super()._validate_X(X, reset=reset, y=None)
@@ -379,6 +381,7 @@ verbose, device, random_state :
 
     def _kmeans(self, X, init, seed=None):
         Z = self._codes_of(X)
+        self._check_finite_features(Z, "k-means")
         if seed is None:  # drawn from the fit's seeded torch RNG
             seed = int(torch.randint(np.iinfo(np.int32).max, (1,)))
         codebooks, _, _ = fit_codebooks(
@@ -392,28 +395,36 @@ verbose, device, random_state :
             return self.net_.forward(X, training=False, device="cpu")[0].numpy()
 
     def _train(self, X, y):
+        """pretrain -> k-means -> max_epochs x (one epoch -> k-means update).
+
+        Ctrl-C anywhere skips the rest; ``_after_fit``'s final k-means
+        then fits the codebooks to the network as it was trained (warm-
+        started from the last completed k-means, if any).
+        """
         net = self.net_
+        self._train_codebooks = None  # the last completed k-means of this fit
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*initialized.*", category=UserWarning)
             net.initialize()
         criterion = net.criterion_
         criterion.set_codebooks(None)
         if self.pretrain_epochs:
-            net.partial_fit(X, None, epochs=self.pretrain_epochs)
-        codebooks = self._kmeans(X, None)
+            self._fit_net(X, None, epochs=self.pretrain_epochs, phase="pre-training")
+        codebooks = self._train_codebooks = self._kmeans(X, None)
         if self.quantization_loss is not None:
-            for _ in range(self.max_epochs):
+            for epoch in range(self.max_epochs):
                 criterion.set_codebooks(codebooks)
-                net.partial_fit(X, None, epochs=1)
-                codebooks = self._kmeans(X, codebooks)
+                self._fit_net(X, None, epochs=1,
+                              phase=f"fine-tuning, round {epoch + 1} of {self.max_epochs}")
+                codebooks = self._train_codebooks = self._kmeans(X, codebooks)
         criterion.set_codebooks(codebooks)
-        self._train_codebooks = codebooks
-        self._final_seed = int(torch.randint(np.iinfo(np.int32).max, (1,)))
 
     def _after_fit(self, X, y):
-        # final codebooks from all training rows (validation rows included)
-        self.codebooks_ = self._kmeans(X, self._train_codebooks, seed=self._final_seed)
-        del self._train_codebooks, self._final_seed
+        # final codebooks from all training rows (validation rows included),
+        # on the network as trained (also when Ctrl-C cut the schedule short)
+        seed = int(torch.randint(np.iinfo(np.int32).max, (1,)))  # the fit's seeded RNG
+        self.codebooks_ = self._kmeans(X, self._train_codebooks, seed=seed)
+        del self._train_codebooks
         self.n_bits_ = int(self._M * np.floor(np.log2(self.K)))
         super()._after_fit(X, y)
 

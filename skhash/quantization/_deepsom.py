@@ -1,7 +1,6 @@
 """DeepSOM: deep supervised quantization by a self-organizing map (Wang et al., ACM MM 2017)."""
 
 import numbers
-import warnings
 
 import numpy as np
 import torch
@@ -84,6 +83,16 @@ def pairwise_quantization_loss(U, a, b, similar, margin=None):
     if margin is None:
         return pull - (dis * d).sum() / dis.sum().clamp(min=1)
     return pull + (dis * (margin - d).clamp(min=0)).sum() / dis.sum().clamp(min=1)
+
+
+def _best_and_gap(U):
+    """``(n, 2)`` float64: the best node of each row of responses ``U`` and the
+    gap between its two largest responses (inf for a map of one node)."""
+    best = U.argmax(dim=1).to(torch.float64)
+    if U.shape[1] < 2:
+        return torch.stack([best, torch.full_like(best, float("inf"))], dim=1)
+    top = torch.topk(U, 2, dim=1).values.to(torch.float64)
+    return torch.stack([best, top[:, 0] - top[:, 1]], dim=1)
 
 
 class DeepSOMModule(nn.Module):
@@ -176,11 +185,19 @@ class DeepSOMQuantizer(BaseQuantizer):
     ``n_alternations`` times: train the whole network with the full loss
     (``alternation_epochs`` epochs), and retrain the SOM on the new
     features, starting from its current codewords. ``n_alternations=0``
-    is the paper's DeepSOM-0.
+    is the paper's DeepSOM-0. Ctrl-C in any phase ends it and skips the
+    rest of the schedule; the SOM is then (re)fitted on the features of the
+    network as trained, so the model stays consistent (``interrupted_``;
+    see :class:`skhash.base.BaseDeepEncoder`).
 
     A code is the index of the node with the largest response
     (``argmax U``), ``(n, 1)`` -- a product code with ``M = 1`` and
-    ``K = m`` (uint8 up to 256 nodes, uint16 above). Two codes are compared
+    ``K = m`` (uint8 up to 256 nodes, uint16 above). A code is a function
+    of the item alone, never of the other rows transformed with it: float32
+    inference in batches moves the responses by ~1e-7 with the batch's
+    make-up, so a row whose two best responses are within ``1e-4`` of each
+    other is encoded on its own, with the responses in float64 (exact ties:
+    the lowest node index). Two codes are compared
     by the squared distance between their codewords
     (:class:`skhash.codes.ProductSpace`), read from a stored ``m x m``
     table when it fits in ``ProductSpace.max_table_bytes`` (64 MiB: maps of
@@ -251,6 +268,9 @@ class DeepSOMQuantizer(BaseQuantizer):
     map_shape_ : tuple (rows, cols)
     code_space_ : skhash.codes.ProductSpace
     n_features_in_ : int
+    interrupted_ : bool
+        Whether Ctrl-C ended the training early (the model is still
+        complete; see :class:`skhash.base.BaseDeepEncoder`).
 
     See Also
     --------
@@ -392,31 +412,47 @@ class DeepSOMQuantizer(BaseQuantizer):
 
     # --------------------------------------------------------------- schedule
     def _train(self, X, y):
-        """pretrain -> train_som -> n_alternations x (train_all -> retrain_som)."""
+        """pretrain -> train_som -> n_alternations x (train_all -> retrain_som).
+
+        Ctrl-C anywhere skips the rest; :meth:`_finish_training` then fits
+        the SOM on the features of the network as it was trained, unless the
+        last SOM already was.
+        """
         net = self.net_
-        super()._train(X, y)  # pretrain: classification only (max_epochs epochs)
+        self._som = None  # the SOM of this fit, trained last
+        self._som_stale = True  # whether the network moved since (or no SOM yet)
+        # pretrain: classification only (max_epochs epochs)
+        self._fit_net(X, y, phase="pre-training")
         self._train_som(X, init="random")  # train_som
         net.criterion_.quantization = True
-        for _ in range(self.n_alternations):
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message=".*initialized.*", category=UserWarning)
-                net.partial_fit(X, y, epochs=self.alternation_epochs)  # train_all
-            self._train_som(X, init=self.som_.codebook_)  # retrain_som
+        for round_ in range(self.n_alternations):
+            self._som_stale = True
+            self._fit_net(X, y, epochs=self.alternation_epochs,  # train_all
+                          phase=f"alternation {round_ + 1} of {self.n_alternations}")
+            self._train_som(X, init=self._som.codebook_)  # retrain_som
+
+    def _finish_training(self, X, y):
+        if self._som_stale:  # Ctrl-C cut the schedule short
+            self._train_som(X, init="random" if self._som is None else self._som.codebook_)
 
     def _train_som(self, X, init):
         """Fit the SOM on the normalised fc8 features of ``X``; load it into the net."""
         # seeded from torch's RNG, which fit seeds from random_state
         seed = int(torch.randint(np.iinfo(np.int32).max, (1,)).item())
         Z = self._collect(X, 1)
-        self.som_ = SelfOrganizingMap(
+        self._check_finite_features(Z, "the SOM training")
+        som = SelfOrganizingMap(
             self._map_shape, n_iterations=self.som_iterations,
             initial_radius=self.initial_radius, final_radius=self.final_radius,
             learning_rate=self.som_learning_rate, metric="cosine", init=init,
             random_state=seed,
         ).fit(Z)
-        self.net_.module_.set_codewords(self.som_.codebook_)
+        self.net_.module_.set_codewords(som.codebook_)
+        self._som, self._som_stale = som, False
 
     def _after_fit(self, X, y):
+        self.som_ = self._som
+        del self._som, self._som_stale
         self.map_shape_ = self._map_shape
         self.grid_ = self.som_.grid_
         self.codebooks_ = self.som_.codebook_[None].astype(np.float32)
@@ -436,7 +472,29 @@ class DeepSOMQuantizer(BaseQuantizer):
         return torch.cat(chunks).numpy()
 
     def _codes(self, X):
-        return self._collect(X, 2, lambda U: U.argmax(dim=1))[:, None]
+        """Best node per row, independent of the batch the row is in.
+
+        In batches (fast), with the gap between the two best responses; a
+        row with a gap below ``_tie_gap`` -- where the ~1e-7 batch-dependent
+        rounding of float32 inference could flip the winner -- is recomputed
+        alone, its responses in float64 and summed per row in a fixed order
+        (:meth:`_code_alone`). Either way the code is the one the row gets
+        when encoded on its own.
+        """
+        best = self._collect(X, 2, _best_and_gap)
+        codes = best[:, 0].astype(np.int64)
+        for i in np.flatnonzero(best[:, 1] < self._tie_gap):
+            codes[i] = self._code_alone(X[i:i + 1])
+        return codes[:, None]
+
+    # responses are cosines in [-1, 1]; batch rounding moves them ~1e-7
+    _tie_gap = 1e-4
+
+    def _code_alone(self, x):
+        """Code of one row ``(1, n_features)`` from float64 responses."""
+        z = self._collect(x, 1)[0].astype(np.float64)
+        C = self.codebooks_[0].astype(np.float64)
+        return int(np.argmax((C * z[None, :]).sum(axis=1)))
 
     def _embed(self, X):
         return self._collect(X, 1)

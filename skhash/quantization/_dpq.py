@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
-from ..base import BaseQuantizer
+from ..base import BaseQuantizer, check_layer_sizes
 from ..nn._backbones import resolve_backbone_name
 
 __all__ = ["DPQQuantizer", "DPQModule", "DPQLoss", "gini_batch", "gini_sample"]
@@ -210,6 +210,9 @@ class DPQQuantizer(BaseQuantizer):
     classifier_bias_ : ndarray of shape (n_classes,)
     code_space_ : skhash.codes.ProductSpace
     n_features_in_ : int
+    interrupted_ : bool
+        Whether Ctrl-C ended the training early (the model is still
+        complete; see :class:`skhash.base.BaseDeepEncoder`).
 
     Notes
     -----
@@ -353,6 +356,11 @@ class DPQQuantizer(BaseQuantizer):
             n_classes=n_outputs, intra_normalization=self.intra_normalization,
             augment=augment,
         )
+
+    def _check_params_consistency(self):
+        super()._check_params_consistency()
+        if not isinstance(self.part_hidden_units, str):
+            check_layer_sizes(self.part_hidden_units, "part_hidden_units", type(self).__name__)
 
     def _part_hidden_units(self):
         if self.part_hidden_units == "auto":
