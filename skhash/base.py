@@ -248,7 +248,8 @@ class BaseDeepEncoder(TransformerMixin, BaseEstimator):
     "auto" for ``lr``, ``weight_decay`` and ``lr_schedule`` (image
     estimators) picks a recipe by input: for colour photos of side >= 32
     (CIFAR-10 and up), lr 2e-3, weight decay 5e-4 and the one-cycle
-    schedule (chosen on a validation split of CIFAR-10's CNNH training set);
+    schedule (chosen on a validation split of CIFAR-10's CNNH training set;
+    a method may change an entry, as DPQ drops the weight decay);
     for everything else lr 1e-3, no weight decay and a constant rate (the
     settings behind the MNIST figures).
     validation_fraction : float in [0, 1) or None
