@@ -5,7 +5,9 @@
 script runs it with the defaults a user gets. Only ``random_state`` is set,
 and ``K`` is lowered where the default needs more training rows than the
 checks use (``K=8`` for ``DeepQuanHasher`` and ``ProductQuantizer``, whose
-default of 256 codewords needs 256 rows). The retrievers wrap the default
+default of 256 codewords needs 256 rows), as is ``ITQHasher``'s ``n_bits``
+(it keeps ``n_bits`` principal components, so ``n_bits=2`` for the checks'
+two-feature data, as PCA's ``n_components``). The retrievers wrap the default
 encoders. Known failures of the fast settings (``EXPECTED_FAILED_CHECKS`` of
 ``tests/test_common.py``) are not excused here.
 
@@ -47,7 +49,7 @@ ESTIMATORS = {
     "DeepSOMQuantizer": lambda: DeepSOMQuantizer(random_state=0),
     "ProductQuantizer": lambda: ProductQuantizer(K=8, random_state=0),
     "SelfOrganizingMap": lambda: SelfOrganizingMap(random_state=0),
-    "ITQHasher": lambda: ITQHasher(random_state=0),
+    "ITQHasher": lambda: ITQHasher(n_bits=2, random_state=0),
     "LSHHasher": lambda: LSHHasher(random_state=0),
     "KNeighborsRetriever(CNNBHHasher)": lambda: KNeighborsRetriever(CNNBHHasher(random_state=0)),
     "KNeighborsRetriever(DPQQuantizer)": lambda: KNeighborsRetriever(

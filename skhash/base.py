@@ -65,8 +65,9 @@ class TrainingDivergedError(FloatingPointError, ValueError):
     NaN or infinite.
 
     Raised by ``fit`` of the deep estimators as soon as a training or
-    validation batch loss is not finite (the message names the epoch and the
-    training phase), and when the weights or the features handed to a
+    validation batch loss is not finite, or a training batch loss exceeds
+    10,000 times the first batch's of its phase (the message names the epoch
+    and the training phase), and when the weights or the features handed to a
     k-means / SOM phase are not finite. The estimator keeps the fitted state
     it had before this ``fit`` (none on a first fit), so it never returns
     codes computed from non-finite weights. The usual cause is a learning
@@ -90,26 +91,47 @@ def _divergence_message(owner, what, *, epoch=None, batch=None, phase=None, lr=N
 
 
 class _FiniteLoss(Callback):
-    """Raise :class:`TrainingDivergedError` when a batch loss is NaN or infinite.
+    """Raise :class:`TrainingDivergedError` when a batch loss is NaN, infinite or blown up.
 
     Checked at the end of every training and validation batch (the loss
     skorch has just recorded), so a diverging run stops at once instead of
-    training on with NaN weights. The net's ``_phase`` (set by
-    ``BaseDeepEncoder._fit_net``) names the training phase in the message.
+    training on with NaN weights. A finite training loss also counts as
+    diverged when it exceeds ``BLOW_UP`` times the first training batch's
+    loss of the phase (or ``BLOW_UP`` when that was below 1): no run that
+    learns gets there, while a run whose units saturate (SSDH's sigmoid
+    layer at a huge ``lr``) stays finite for ever. The net's ``_phase``
+    (set by ``BaseDeepEncoder._fit_net``) names the training phase in the
+    message.
     """
+
+    BLOW_UP = 1e4
 
     def __init__(self, owner, lr):
         self.owner = owner
         self.lr = lr
 
+    def initialize(self):
+        self.first_losses_ = {}  # phase -> its first training batch loss
+        return self
+
     def on_batch_end(self, net, batch=None, training=None, **kwargs):
         key = "train_loss" if training else "valid_loss"
         batches = net.history[-1, "batches"]
         loss = batches[-1].get(key)
-        if loss is not None and not math.isfinite(loss):
-            kind = "training" if training else "validation"
+        if loss is None:
+            return
+        kind = "training" if training else "validation"
+        what = None
+        if not math.isfinite(loss):
+            what = f"the {kind} loss is {loss}"
+        elif training:
+            first = self.first_losses_.setdefault(getattr(net, "_phase", None), loss)
+            if loss > self.BLOW_UP * max(first, 1.0):
+                what = (f"the training loss rose to {loss:.4g} from {first:.4g} on the first "
+                        f"batch (more than {self.BLOW_UP:g} times)")
+        if what is not None:
             raise TrainingDivergedError(_divergence_message(
-                self.owner, f"the {kind} loss is {loss}", epoch=len(net.history),
+                self.owner, what, epoch=len(net.history),
                 batch=sum(key in b for b in batches), phase=getattr(net, "_phase", None),
                 lr=self.lr,
             ))
@@ -311,7 +333,8 @@ class BaseDeepEncoder(TransformerMixin, BaseEstimator):
 
     **Divergence.** Training stops with :class:`TrainingDivergedError` (a
     ``FloatingPointError`` and a ``ValueError``) as soon as a training or
-    validation batch loss is NaN or infinite -- the message names the epoch,
+    validation batch loss is NaN or infinite, or a training batch loss
+    exceeds 10,000 times the phase's first one -- the message names the epoch,
     the phase and suggests a smaller ``lr`` -- and when the weights after a
     phase, or the features a k-means / SOM phase would be fitted on, are not
     finite. No estimator returns codes computed from non-finite weights.

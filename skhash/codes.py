@@ -344,7 +344,7 @@ class ProductSpace(_CodeSpace):
         d2 = (q * q).sum(1)[:, None] + (c * c).sum(1)[None, :] - 2.0 * q @ c.T
         d2 = np.maximum(d2, 0.0)
         d2[np.arange(len(codes)), codes] = 0.0
-        return d2.astype(np.float32)
+        return _float32_table(d2, self.M, "codewords")
 
     def __getstate__(self):
         state = self.__dict__.copy()
@@ -439,10 +439,15 @@ class ProductSpace(_CodeSpace):
         """
         if asymmetric:
             v = self.check_vectors(queries, "queries").reshape(-1, self.M, self.d)
-            cn = (self.codebooks**2).sum(-1)  # (M, K)
-            dots = np.einsum("nmd,mkd->nmk", v, self.codebooks)
-            tables = (v**2).sum(-1)[:, :, None] - 2.0 * dots + cn[None]
-            return np.ascontiguousarray(np.maximum(tables, 0.0), dtype=np.float32)
+            # float64 relative to each codebook's mean, as in encode: squares of
+            # float32 values cannot overflow, a large common offset cannot cancel
+            c = self.codebooks.astype(np.float64)
+            center = c.mean(1, keepdims=True)  # (M, 1, d)
+            c -= center
+            v = v.astype(np.float64) - center[:, 0][None]
+            dots = np.einsum("nmd,mkd->nmk", v, c)
+            tables = (v**2).sum(-1)[:, :, None] - 2.0 * dots + (c**2).sum(-1)[None]
+            return _float32_table(np.maximum(tables, 0.0), self.M, "queries or codewords")
         codes = self.check_codes(queries, "queries").astype(np.intp)
         if self.stores_tables:
             return np.ascontiguousarray(self.symmetric_tables[np.arange(self.M)[None, :], codes])
@@ -479,6 +484,27 @@ class ProductSpace(_CodeSpace):
             tables = self.query_tables(Q[s : s + chunk_size], asymmetric=asymmetric)
             _search.lut_topk(tables, X, k, dist[s : s + chunk_size], ind[s : s + chunk_size])
         return dist, ind
+
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _float32_table(tables, M, what):
+    """``tables`` (float64, entries on the last axis) as float32, refusing an overflow.
+
+    A distance is the sum of ``M`` table entries, added in float32 by the
+    search kernels: when the largest entries could sum past float32's range
+    the distances would be infinite and the ranking arbitrary, so a
+    ``ValueError`` says so (scale the data) instead.
+    """
+    if tables.size and M * float(tables.max()) >= _FLOAT32_MAX:
+        raise ValueError(
+            f"Squared distances between the {what} reach {float(tables.max()):.3g} per part, "
+            f"so a sum over M={M} parts overflows float32 (max {_FLOAT32_MAX:.3g}) and the "
+            "ranking would be arbitrary. Scale the data down (e.g. with StandardScaler) "
+            "before fitting the quantizer."
+        )
+    return np.ascontiguousarray(tables, dtype=np.float32)
 
 
 @contextmanager

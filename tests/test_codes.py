@@ -211,3 +211,31 @@ def test_product_encode_is_exact_at_any_scale(scale, offset):
     )
     np.testing.assert_array_equal(space.encode(vectors), brute)
     np.testing.assert_array_equal(space.encode(vectors, chunk_size=7), brute)
+
+
+def test_product_tables_are_exact_under_an_offset_and_refuse_an_overflow():
+    # asymmetric tables in float64 relative to the codebook's mean: a common
+    # offset of 1e4 no longer cancels the float32 distances of unit-scale data
+    rng = np.random.default_rng(3)
+    M, K, d = 2, 8, 4
+    codebooks = (rng.normal(size=(M, K, d)) + 1e4).astype(np.float32)
+    queries = (rng.normal(size=(6, M * d)) + 1e4).astype(np.float32)
+    space = ProductSpace(codebooks)
+    sub = queries.astype(np.float64).reshape(-1, M, 1, d)
+    brute = ((sub - codebooks.astype(np.float64)[None]) ** 2).sum(-1)
+    np.testing.assert_allclose(space.query_tables(queries, asymmetric=True), brute,
+                               rtol=1e-5, atol=1e-4)
+    # at 1e30 a squared distance exceeds float32: a clear error, not inf ties
+    huge = ProductSpace(codebooks * np.float32(1e20))
+    with pytest.raises(ValueError, match="overflows float32.*Scale the data"):
+        huge.query_tables(queries * np.float32(1e20), asymmetric=True)
+    with pytest.raises(ValueError, match="overflows float32.*Scale the data"):
+        huge.kneighbors(np.zeros((1, M), np.uint8), np.zeros((3, M), np.uint8), 2)
+
+
+def test_product_quantizer_refuses_data_whose_distances_overflow():
+    from skhash.quantization import ProductQuantizer
+
+    X = np.random.default_rng(0).normal(size=(50, 4)).astype(np.float32) * np.float32(1e30)
+    with pytest.raises(ValueError, match="overflow float32 in k-means"):
+        ProductQuantizer(M=2, K=4, random_state=0).fit(X)

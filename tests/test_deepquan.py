@@ -219,10 +219,34 @@ def test_product_quantizer_codes_are_nearest_codewords(data):
     np.testing.assert_array_equal(again.codebooks_, pq.codebooks_)
 
 
+def test_product_quantizer_uneven_subspaces_are_the_array_split(data):
+    # M=5 on 64 features: widths 13, 13, 13, 13, 12 (numpy's array_split), the
+    # narrow subspace padded with a zero column that changes no distance
+    Xq, yq, Xdb, ydb = data
+    pq = ProductQuantizer(M=5, K=8, random_state=0).fit(Xdb)
+    assert pq.codebooks_.shape == (5, 8, 13)
+    np.testing.assert_array_equal(pq.codebooks_[4, :, 12], 0.0)
+    parts = np.array_split(np.arange(64), 5)
+    codes = pq.transform(Xq)
+    for m, cols in enumerate(parts):
+        words = pq.codebooks_[m, :, :len(cols)]
+        brute = ((Xq[:, cols][:, None] - words[None]) ** 2).sum(-1).argmin(-1)
+        np.testing.assert_array_equal(codes[:, m], brute)
+    recon = pq.inverse_transform(codes)
+    assert recon.shape == Xq.shape
+    expected = np.concatenate(
+        [pq.codebooks_[m, codes[:, m], :len(c)] for m, c in enumerate(parts)], 1)
+    np.testing.assert_allclose(recon, expected)
+    # asymmetric distances are those to the reconstructions, in the original 64 columns
+    table = pq.code_space_.pairwise(pq.embed(Xq[:3]), pq.transform(Xdb[:7]), asymmetric=True)
+    brute = ((Xq[:3, None] - pq.inverse_transform(pq.transform(Xdb[:7]))[None]) ** 2).sum(-1)
+    np.testing.assert_allclose(table, brute, rtol=1e-4, atol=1e-3)
+
+
 @pytest.mark.parametrize(
     "params, message",
     [
-        (dict(M=5), r"M=5 subspaces do not split the 64 features evenly"),
+        (dict(M=65), r"M=65 subspaces need at least one feature each, got n_features=64"),
         (dict(K=5000), "K=5000 codewords per subspace need at least 5000"),
         (dict(n_bits=10, K=16), "n_bits=10 cannot be met"),
     ],

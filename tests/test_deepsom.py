@@ -104,6 +104,21 @@ def test_som_codes_and_search(data):
     np.testing.assert_array_equal(again.codebook_, som.codebook_)
 
 
+@pytest.mark.parametrize("scale, offset", [(1e25, 0.0), (1.0, 1e5)])
+def test_som_winners_are_exact_at_any_scale_and_per_row(scale, offset):
+    # issue #11: the winners were float32 matrix products (overflow above ~1e19,
+    # cancellation under a large offset, a code depending on its batch)
+    rng = np.random.default_rng(0)
+    X = (rng.normal(size=(300, 6)) * scale + offset).astype(np.float32)
+    som = SelfOrganizingMap((3, 4), n_iterations=300, random_state=0).fit(X[:200])
+    X64, C64 = X.astype(np.float64), som.codebook_.astype(np.float64)
+    brute = ((X64[:, None, :] - C64[None]) ** 2).sum(-1).argmin(1)
+    codes = som.transform(X)[:, 0]
+    np.testing.assert_array_equal(codes, brute)
+    alone = np.array([som.transform(X[i:i + 1])[0, 0] for i in range(0, 300, 17)])
+    np.testing.assert_array_equal(alone, codes[::17])
+
+
 def test_som_cosine_and_warm_start(data):
     Xdb = data[2]
     som = SelfOrganizingMap((4, 4), metric="cosine", init="pca", n_iterations=500,

@@ -189,6 +189,24 @@ def test_divergence_is_a_clear_error_and_leaves_no_model(make, digits):
         est.transform(X)
 
 
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_a_finite_loss_that_blows_up_is_divergence(optimizer, digits):
+    """SSDH's sigmoid layer saturates at lr=1e6: the loss stays finite but grows a million-fold."""
+    X, y = digits
+    est = _ssdh(optimizer=optimizer, lr=1e6, max_epochs=2)
+    message = r"epoch 1, batch \d+: the training loss rose to .* from .* first batch"
+    with pytest.raises(TrainingDivergedError, match=message):
+        est.fit(X, y)
+    assert not hasattr(est, "net_")
+
+
+def test_a_learning_run_is_not_called_diverged(digits):
+    """The blow-up rule leaves ordinary training (loss falling from its first batch) alone."""
+    X, y = digits
+    est = _ssdh(max_epochs=3).fit(X, y)
+    assert est.history_[-1, "train_loss"] < est.history_[0, "batches"][0]["train_loss"]
+
+
 def test_divergence_names_the_phase_of_a_multi_phase_schedule(digits):
     X, y = digits
     # DeepQuan: fine-tuning only (no pre-training), then a diverging fine-tuning round

@@ -66,6 +66,14 @@ def fit_codebooks(Z, M, K, *, init=None, max_iter=100, n_init=1, random_state=No
     Z = np.asarray(Z, dtype=np.float32)
     n, width = Z.shape
     d = width // M
+    # k-means runs in float32: a squared distance (up to d * (2 max|z|)^2) must fit
+    peak = float(np.abs(Z).max()) if Z.size else 0.0
+    if 4.0 * d * peak * peak >= float(np.finfo(np.float32).max):
+        raise ValueError(
+            f"Values up to {peak:.3g} make squared distances overflow float32 in k-means "
+            f"(subspaces of {d} values), so the codebooks would be arbitrary. Scale the "
+            "data down (e.g. with StandardScaler) before fitting."
+        )
     codebooks = np.empty((M, K, d), dtype=np.float32)
     codes = np.empty((n, M), dtype=np.int64)
     n_iter = 0
@@ -85,6 +93,22 @@ def fit_codebooks(Z, M, K, *, init=None, max_iter=100, n_init=1, random_state=No
         codebooks[m] = km.cluster_centers_
         n_iter = max(n_iter, int(km.n_iter_))
     return codebooks, codes, n_iter
+
+
+def _padded_columns(n_features, M):
+    """Where each feature goes when ``M`` subspaces of unequal width are zero-padded.
+
+    None when ``M`` divides ``n_features`` (no padding). Otherwise the
+    features are split as :func:`numpy.array_split` splits them (widths
+    differing by one) and subspace ``m`` occupies columns
+    ``m * w ... m * w + width_m - 1`` of a ``M * w`` wide layout,
+    ``w = ceil(n_features / M)``; the columns left over stay zero.
+    """
+    if n_features % M == 0:
+        return None
+    width = -(-n_features // M)
+    widths = [len(part) for part in np.array_split(np.arange(n_features), M)]
+    return np.concatenate([m * width + np.arange(w) for m, w in enumerate(widths)])
 
 
 class LabelFreeQuantizerMixin:
@@ -133,7 +157,11 @@ class ProductQuantizer(LabelFreeQuantizerMixin, TransformerMixin, BaseEstimator)
     Parameters
     ----------
     M : int, default=2
-        Number of subspaces (sub-codes). Must divide ``n_features``.
+        Number of subspaces (sub-codes), at most ``n_features``. When it
+        does not divide ``n_features`` the subspaces differ in width by one
+        column (as :func:`numpy.array_split` splits): the narrower ones are
+        stored with one zero column appended (in the data and in every
+        codeword), which leaves every distance as it is.
     K : int, default=256
         Codewords per subspace; at most the number of training samples.
     n_bits : int or None, default=None
@@ -148,8 +176,9 @@ class ProductQuantizer(LabelFreeQuantizerMixin, TransformerMixin, BaseEstimator)
 
     Attributes
     ----------
-    codebooks_ : ndarray of shape (M, K, n_features / M)
-        The codewords.
+    codebooks_ : ndarray of shape (M, K, ceil(n_features / M))
+        The codewords (with the zero padding column of the narrower
+        subspaces when ``M`` does not divide ``n_features``).
     code_space_ : ProductSpace
         How codes compare (symmetric and asymmetric lookup tables).
     n_iter_ : int
@@ -200,18 +229,20 @@ class ProductQuantizer(LabelFreeQuantizerMixin, TransformerMixin, BaseEstimator)
         self._validate_params()
         X = validate_data(self, X, dtype=np.float32, ensure_min_samples=2)
         M = resolve_product_size(self.M, self.K, self.n_bits, type(self).__name__)
-        if X.shape[1] % M:
+        if M > X.shape[1]:
             raise ValueError(
-                f"M={M} subspaces do not split the {X.shape[1]} features evenly: "
-                f"M * (n_features / M) != n_features. Choose M dividing {X.shape[1]}."
+                f"M={M} subspaces need at least one feature each, got n_features="
+                f"{X.shape[1]}. Choose M <= {X.shape[1]}."
             )
+        self._columns_ = _padded_columns(X.shape[1], M)
+        self._padded_width_ = -(-X.shape[1] // M) * M
         if self.K > X.shape[0]:
             raise ValueError(
                 f"K={self.K} codewords per subspace need at least {self.K} training samples, "
                 f"got {X.shape[0]}."
             )
         self.codebooks_, _, self.n_iter_ = fit_codebooks(
-            X, M, self.K, max_iter=self.max_iter, n_init=self.n_init,
+            self._pad(X), M, self.K, max_iter=self.max_iter, n_init=self.n_init,
             random_state=self.random_state,
         )
         self.code_space_ = ProductSpace(self.codebooks_)
@@ -222,6 +253,27 @@ class ProductQuantizer(LabelFreeQuantizerMixin, TransformerMixin, BaseEstimator)
         return self.code_space_.encode(self.embed(X))
 
     def embed(self, X):
-        """Continuous query vectors for asymmetric search: ``X`` itself (float32)."""
+        """Continuous query vectors for asymmetric search: ``X`` itself (float32).
+
+        With the zero padding columns of the narrower subspaces when ``M``
+        does not divide ``n_features`` (see ``M``).
+        """
         check_is_fitted(self, "code_space_")
-        return validate_data(self, X, dtype=np.float32, reset=False)
+        return self._pad(validate_data(self, X, dtype=np.float32, reset=False))
+
+    def inverse_transform(self, codes):
+        """Reconstruct vectors from codes: the concatenated codewords, ``n_features`` wide."""
+        check_is_fitted(self, "code_space_")
+        padded = self.code_space_.decode(codes)
+        columns = getattr(self, "_columns_", None)
+        return padded if columns is None else padded[:, columns]
+
+    def _pad(self, X):
+        """``X`` laid out in ``M`` subspaces of equal width (zero columns added)."""
+        columns = getattr(self, "_columns_", None)
+        if columns is None:
+            return X
+        padded = np.zeros((X.shape[0], self._padded_width_), dtype=X.dtype)
+        padded[:, columns] = X
+        return padded
+

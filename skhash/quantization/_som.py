@@ -306,9 +306,24 @@ class SelfOrganizingMap(LabelFreeQuantizerMixin, TransformerMixin, BaseEstimator
         return validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
 
     def transform(self, X):
-        """Winning node of each row: ``(n_samples, 1)`` integer codes."""
+        """Winning node of each row: ``(n_samples, 1)`` integer codes.
+
+        The winner is computed in float64 (relative to the codewords' mean
+        for ``metric="euclidean"``, so neither huge values nor a large
+        common offset cancel the distances), ties to the smallest node, a
+        few thousand rows at a time: a row's code does not depend on the
+        rows transformed with it.
+        """
         X = self._check(X)
-        winners = _winners(X.astype(np.float32), self.codebook_, self.metric)
+        C = self.codebook_.astype(np.float64)
+        if self.metric == "euclidean":
+            center = C.mean(0)
+            C = C - center
+        winners = np.empty(X.shape[0], dtype=np.intp)
+        for s in range(0, X.shape[0], 4096):
+            Z = X[s:s + 4096].astype(np.float64)
+            Z = Z - center if self.metric == "euclidean" else Z
+            winners[s:s + 4096] = _winners(Z, C, self.metric)
         return winners[:, None].astype(self.code_space_.code_dtype)
 
     def embed(self, X):
