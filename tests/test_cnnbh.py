@@ -240,6 +240,30 @@ def test_colour_defaults_recipe():
     assert np.array_equal(hasher.transform(X), hasher.transform(X))
 
 
+@pytest.mark.parametrize("steps, expected", [(6, 3), (100, 4), (1, 2)])
+def test_auto_epochs_are_a_step_budget_on_colour_photos(monkeypatch, steps, expected):
+    """max_epochs="auto" on colour photos: ceil(steps / batches per epoch) epochs,
+    at least the default, at most the cap (the class attributes, shrunk here)."""
+    monkeypatch.setattr(CNNBHHasher, "_default_epochs", 2)
+    monkeypatch.setattr(CNNBHHasher, "_colour_max_epochs", 4)
+    monkeypatch.setattr(CNNBHHasher, "_colour_steps", steps)
+    X, y = _colour_images(16)
+    hasher = CNNBHHasher(n_bits=8, input_shape=(3, 32, 32), batch_size=8, random_state=0,
+                         backbone="cnnbh_cifar").fit(X, y)
+    assert hasher.max_epochs_ == expected and len(hasher.history_) == expected
+    # the one-cycle schedule spans exactly those epochs: it ends near zero
+    lrs = [b["event_lr"] for epoch in hasher.history_ for b in epoch["batches"]]
+    assert len(lrs) == 2 * expected and lrs[-1] < 0.01 * max(lrs)
+    # grey images: the default, whatever the step budget
+    Xg, yg = load_digits(return_X_y=True)
+    grey = CNNBHHasher(n_bits=8, input_shape=(1, 8, 8), random_state=0).fit(Xg[:64], yg[:64])
+    assert grey.max_epochs_ == 2
+    # an explicit max_epochs is used as given
+    explicit = CNNBHHasher(n_bits=8, input_shape=(3, 32, 32), batch_size=8, max_epochs=1,
+                           backbone="cnnbh_cifar", random_state=0).fit(X, y)
+    assert explicit.max_epochs_ == 1 and len(explicit.history_) == 1
+
+
 def test_grey_defaults_unchanged():
     """Grey images keep the MNIST recipe: no augmentation, constant lr, dropout 0.5."""
     X, y = load_digits(return_X_y=True)

@@ -234,7 +234,7 @@ class SSDHHasher(BaseHasher):
         input_shape=None,
         backbone="auto",
         hidden_units=(512,),
-        max_epochs=30,
+        max_epochs="auto",
         batch_size=128,
         lr="auto",
         optimizer="adam",

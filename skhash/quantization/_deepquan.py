@@ -282,6 +282,7 @@ verbose, device, random_state :
             if name not in ("input_shape", "backbone", "hidden_units", "early_stopping",
                             "n_iter_no_change")
         },
+        "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
         "M": [Interval(numbers.Integral, 1, None, closed="left")],
         "K": [Interval(numbers.Integral, 2, None, closed="left")],
         "n_bits": [Interval(numbers.Integral, 1, None, closed="left"), None],

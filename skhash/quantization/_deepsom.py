@@ -251,7 +251,8 @@ class DeepSOMQuantizer(BaseQuantizer):
     optimizer, weight_decay, validation_fraction, early_stopping,
     n_iter_no_change, callbacks, verbose, device, random_state
         Shared training parameters; see :class:`skhash.base.BaseDeepEncoder`.
-        ``max_epochs`` is the length of the pre-training.
+        ``max_epochs`` is the length of the pre-training ("auto": 20, and
+        for colour photos the budget of :class:`skhash.base.BaseDeepEncoder`).
 
     Attributes
     ----------
@@ -309,6 +310,8 @@ class DeepSOMQuantizer(BaseQuantizer):
     (3,)
     """
 
+    _default_epochs = 20  # the pre-training
+
     _parameter_constraints = {
         **BaseQuantizer._parameter_constraints,
         "map_shape": [tuple, list],
@@ -346,7 +349,7 @@ class DeepSOMQuantizer(BaseQuantizer):
         input_shape=None,
         backbone="auto",
         hidden_units=(512,),
-        max_epochs=20,
+        max_epochs="auto",
         batch_size=128,
         lr="auto",
         optimizer="adam",
@@ -405,7 +408,7 @@ class DeepSOMQuantizer(BaseQuantizer):
 
     def _schedule_epochs(self):
         # the cosine schedule spans pre-training and every alternation round
-        return self.max_epochs + self.n_alternations * self.alternation_epochs
+        return self.max_epochs_ + self.n_alternations * self.alternation_epochs
 
     def _build_criterion(self, n_outputs):
         return DeepSOMLoss(lam=self.lam, n_pairs=self.n_pairs, margin=self.margin)
