@@ -30,31 +30,36 @@ import warnings
 
 from sklearn.utils.estimator_checks import check_estimator
 
-from skhash.hashing import CNNBHHasher, ITQHasher, LSHHasher, SSDHHasher
-from skhash.neighbors import KNeighborsRetriever
-from skhash.quantization import (
-    DeepQuanHasher,
-    DeepSOMQuantizer,
-    DPQQuantizer,
-    ProductQuantizer,
-    SelfOrganizingMap,
-)
+from skhash.hashing import CNNBHHasher
+from skhash.quantization import DPQQuantizer
+from skhash.utils import all_estimators
 
-# name -> a factory of the estimator with its defaults (see the module docstring)
-ESTIMATORS = {
-    "CNNBHHasher": lambda: CNNBHHasher(random_state=0),
-    "SSDHHasher": lambda: SSDHHasher(random_state=0),
-    "DPQQuantizer": lambda: DPQQuantizer(random_state=0),
-    "DeepQuanHasher": lambda: DeepQuanHasher(K=8, random_state=0),
-    "DeepSOMQuantizer": lambda: DeepSOMQuantizer(random_state=0),
-    "ProductQuantizer": lambda: ProductQuantizer(K=8, random_state=0),
-    "SelfOrganizingMap": lambda: SelfOrganizingMap(random_state=0),
-    "ITQHasher": lambda: ITQHasher(n_bits=2, random_state=0),
-    "LSHHasher": lambda: LSHHasher(random_state=0),
-    "KNeighborsRetriever(CNNBHHasher)": lambda: KNeighborsRetriever(CNNBHHasher(random_state=0)),
-    "KNeighborsRetriever(DPQQuantizer)": lambda: KNeighborsRetriever(
-        DPQQuantizer(random_state=0), asymmetric=True),
+# what the checks need besides random_state=0 (see the module docstring)
+LOWERED = {
+    "DeepQuanHasher": {"K": 8},
+    "ProductQuantizer": {"K": 8},
+    "ITQHasher": {"n_bits": 2},
 }
+# the retriever wraps default encoders, one of each code space
+RETRIEVERS = {
+    "KNeighborsRetriever(CNNBHHasher)": lambda cls: cls(CNNBHHasher(random_state=0)),
+    "KNeighborsRetriever(DPQQuantizer)": lambda cls: cls(DPQQuantizer(random_state=0),
+                                                         asymmetric=True),
+}
+
+
+def _estimators():
+    """name -> factory of the estimator with its defaults, for every public estimator."""
+    table = {}
+    for name, cls in all_estimators():
+        if name == "KNeighborsRetriever":
+            table.update({key: (lambda f=f, cls=cls: f(cls)) for key, f in RETRIEVERS.items()})
+        else:
+            table[name] = lambda cls=cls, name=name: cls(random_state=0, **LOWERED.get(name, {}))
+    return table
+
+
+ESTIMATORS = _estimators()
 
 
 def _first_line(exception):

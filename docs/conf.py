@@ -16,6 +16,26 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 import skhash  # noqa: E402
+from skhash.utils import all_estimators  # noqa: E402
+
+# The estimator lists of the API reference come from discovery (in each
+# subpackage's ``__all__`` order): a new estimator appears there by itself.
+_KIND_PACKAGES = {"hasher": skhash.hashing, "quantizer": skhash.quantization,
+                  "retriever": skhash.neighbors}
+
+
+def _write_estimator_lists():
+    out = HERE / "generated"
+    out.mkdir(exist_ok=True)
+    for kind, package in _KIND_PACKAGES.items():
+        found = dict(all_estimators(kind))
+        names = [name for name in package.__all__ if name in found]
+        (out / f"estimators_{kind}.rst.inc").write_text(
+            ".. autosummary::\n   :toctree: generated/\n   :template: estimator.rst\n"
+            "   :nosignatures:\n\n" + "".join(f"   {name}\n" for name in names))
+
+
+_write_estimator_lists()
 
 # -- Project -----------------------------------------------------------------
 project = "skhash"

@@ -16,31 +16,26 @@ nn            PyTorch backbones used by the estimators
 persistence page of the documentation).
 """
 
+from . import hashing, neighbors, quantization
 from ._persistence import load, save
 from .codes import HammingSpace, ProductSpace
-from .hashing import CNNBHHasher, ITQHasher, LSHHasher, SSDHHasher
-from .neighbors import KNeighborsRetriever
-from .quantization import (
-    DeepQuanHasher,
-    DeepSOMQuantizer,
-    DPQQuantizer,
-    ProductQuantizer,
-    SelfOrganizingMap,
-)
+from .hashing import *  # noqa: F403  (every estimator, re-exported)
+from .neighbors import *  # noqa: F403
+from .quantization import *  # noqa: F403
 
-__version__ = "0.1.0.dev0"
+try:  # the version pyproject.toml declares, as installed
+    from importlib.metadata import PackageNotFoundError as _NotInstalled
+    from importlib.metadata import version as _version
 
+    __version__ = _version("skhash")
+except _NotInstalled:  # a source tree that was never installed
+    __version__ = "0+unknown"
+
+# the estimators of the subpackages, then the code spaces and persistence
 __all__ = [
-    "CNNBHHasher",
-    "SSDHHasher",
-    "ITQHasher",
-    "LSHHasher",
-    "DPQQuantizer",
-    "DeepQuanHasher",
-    "ProductQuantizer",
-    "DeepSOMQuantizer",
-    "SelfOrganizingMap",
-    "KNeighborsRetriever",
+    *hashing.__all__,
+    *quantization.__all__,
+    *neighbors.__all__,
     "HammingSpace",
     "ProductSpace",
     "save",

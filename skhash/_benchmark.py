@@ -39,6 +39,36 @@ def _deep_params(seed, args, epoch_params=("max_epochs",), **params):
     return params
 
 
+class Method:
+    """A method of the benchmark: how to build it, and how the run treats it.
+
+    ``factory(size, input_shape, seed, args, **overrides)`` returns the
+    unfitted estimator; ``size`` is a code length (``code="bits"``), an
+    ``(M, K)`` product-code size (``"product"``) or a :class:`MapShape`
+    (``"map"``). ``supervised=False`` methods train on the whole database
+    without labels under the CNNH and random protocols; ``multilabel``
+    ones accept ``--multilabel``.
+    """
+
+    def __init__(self, factory, *, code="bits", supervised=True, multilabel=False):
+        self.factory, self.code = factory, code
+        self.supervised, self.multilabel = supervised, multilabel
+
+
+# name -> Method; a method is added to the benchmark by one register() call
+METHODS = {}
+
+
+def register(name, *, code="bits", supervised=True, multilabel=False):
+    """Decorator: add an estimator factory to the benchmark as method ``name``."""
+    def add(factory):
+        METHODS[name] = Method(factory, code=code, supervised=supervised,
+                               multilabel=multilabel)
+        return factory
+    return add
+
+
+@register("cnnbh")
 def _cnnbh(n_bits, input_shape, seed, args, **overrides):
     from .hashing import CNNBHHasher
 
@@ -46,6 +76,7 @@ def _cnnbh(n_bits, input_shape, seed, args, **overrides):
     return CNNBHHasher(**{**params, **overrides})
 
 
+@register("ssdh", multilabel=True)
 def _ssdh(n_bits, input_shape, seed, args, **overrides):
     from .hashing import SSDHHasher
 
@@ -53,6 +84,7 @@ def _ssdh(n_bits, input_shape, seed, args, **overrides):
     return SSDHHasher(**{**params, **overrides})
 
 
+@register("dpq", code="product")
 def _dpq(size, input_shape, seed, args, **overrides):
     from .quantization import DPQQuantizer
 
@@ -61,6 +93,7 @@ def _dpq(size, input_shape, seed, args, **overrides):
     return DPQQuantizer(**{**params, **overrides})
 
 
+@register("deepquan", code="product", supervised=False)
 def _deepquan(size, input_shape, seed, args, **overrides):
     from .quantization import DeepQuanHasher
 
@@ -70,6 +103,7 @@ def _deepquan(size, input_shape, seed, args, **overrides):
     return DeepQuanHasher(**{**params, **overrides})
 
 
+@register("pq", code="product", supervised=False)
 def _pq(size, input_shape, seed, args, **overrides):
     from .quantization import ProductQuantizer
 
@@ -77,18 +111,21 @@ def _pq(size, input_shape, seed, args, **overrides):
     return ProductQuantizer(**{"M": M, "K": K, "random_state": seed, **overrides})
 
 
+@register("itq", supervised=False)
 def _itq(n_bits, input_shape, seed, args, **overrides):
     from .hashing import ITQHasher
 
     return ITQHasher(**{"n_bits": n_bits, "random_state": seed, **overrides})
 
 
+@register("lsh", supervised=False)
 def _lsh(n_bits, input_shape, seed, args, **overrides):
     from .hashing import LSHHasher
 
     return LSHHasher(**{"n_bits": n_bits, "random_state": seed, **overrides})
 
 
+@register("deepsom", code="map")
 def _deepsom(size, input_shape, seed, args, **overrides):
     from .quantization import DeepSOMQuantizer
 
@@ -97,16 +134,6 @@ def _deepsom(size, input_shape, seed, args, **overrides):
         params["n_alternations"] = args.alternations
     return DeepSOMQuantizer(**{**params, **overrides})
 
-
-# name -> factory(code size, input_shape, seed, args, **overrides); methods register
-# here. A code size is n_bits for hashers, (M, K) for product quantizers and a
-# MapShape (rows, cols) for DeepSOM.
-METHODS = {"cnnbh": _cnnbh, "ssdh": _ssdh, "dpq": _dpq, "deepquan": _deepquan, "pq": _pq,
-           "deepsom": _deepsom, "itq": _itq, "lsh": _lsh}
-QUANTIZERS = {"dpq", "deepquan", "pq", "deepsom"}
-# label-free methods train on the whole database under the CNNH and random
-# protocols (the DeepQuan paper's protocol; CNNBH's for LSH)
-UNSUPERVISED = {"deepquan", "pq", "itq", "lsh"}
 
 # The papers' figures (mAP over the whole database), printed beside ours:
 # (dataset, protocol, method, code, search) -> mAP; code None = any code size.
@@ -181,9 +208,10 @@ def _map_shapes(args):
 
 
 def _sizes(method, args):
-    if method == "deepsom":
+    code = METHODS[method].code
+    if code == "map":
         return _map_shapes(args)
-    if method not in QUANTIZERS:
+    if code == "bits":
         return args.bits
     sizes = []
     for text in args.codes:
@@ -199,10 +227,6 @@ def _size_label(size):
     if isinstance(size, MapShape):
         return f"map={size[0]}x{size[1]}"
     return f"M={size[0]},K={size[1]}" if isinstance(size, tuple) else f"{size} bits"
-# methods that train on multi-label indicator targets (--multilabel)
-MULTILABEL_METHODS = {"ssdh"}
-
-
 def _variants(method, args):
     """(label, overrides) for each configuration of a method in this run."""
     if method == "dpq" and args.dpq_ablation:
@@ -257,7 +281,7 @@ def _targets(args, y):
     """Training / relevance labels: digit classes, or the multi-label variant."""
     if not args.multilabel:
         return y
-    unsupported = sorted(set(args.methods) - MULTILABEL_METHODS)
+    unsupported = sorted(m for m in args.methods if not METHODS[m].multilabel)
     if unsupported:
         raise SystemExit(f"--multilabel: {', '.join(unsupported)} cannot train on label sets.")
     Y, _ = make_multilabel_digits(y)
@@ -370,7 +394,8 @@ def run_benchmark(args, out=None, progress=None):
     y = _targets(args, y)
     # label-free methods train on the database where the protocol's training
     # set is a labelled subset of it (CNNH, random)
-    on_database = UNSUPERVISED if args.protocol in ("cnnh", "random") else set()
+    on_database = ({m for m, method in METHODS.items() if not method.supervised}
+                   if args.protocol in ("cnnh", "random") else set())
     print(f"# dataset={args.dataset} n={len(y)} protocol={args.protocol} "
           f"queries={len(split.query)} database={len(split.database)} "
           f"train={len(split.train)}"
@@ -386,7 +411,7 @@ def run_benchmark(args, out=None, progress=None):
         print(f"[{i}/{len(runs)}] {label} {code}: training on {len(train)} images"
               f"{' (database, no labels)' if method in on_database else ''} ...",
               file=progress, flush=True)
-        encoder = METHODS[method](size, input_shape, args.seed, args, **overrides)
+        encoder = METHODS[method].factory(size, input_shape, args.seed, args, **overrides)
         curve = None
         if args.curve:
             curve = _with_curve(encoder, (X[split.query], y[split.query], X[split.database],

@@ -24,7 +24,7 @@ import itertools
 import math
 import numbers
 import warnings
-from abc import abstractmethod
+from abc import ABCMeta, abstractmethod
 
 import numpy as np
 import torch
@@ -245,7 +245,7 @@ def resolve_device(device):
     return device
 
 
-class BaseDeepEncoder(TransformerMixin, BaseEstimator):
+class BaseDeepEncoder(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
     """Base class of skhash's deep encoders (not for direct use).
 
     Shared parameters (every subclass accepts them, keyword-only):

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import torch
-from _persistence import assert_same_in_fresh_process
 from _retrieval import assert_retriever_matches_code_space
 
 from skhash.datasets import cnnh_split, load_digits
@@ -157,10 +156,6 @@ def test_tables_match_brute_force(fitted, data, asymmetric):
 def test_retrieval_beats_chance_symmetric_and_asymmetric(fitted, data):
     assert_retriever_matches_code_space(fitted, *data, min_map=0.3)  # chance is 0.1
     assert fitted.score(data[0], data[1]) > 0.2
-
-
-def test_joblib_round_trip_in_fresh_process(fitted, data, tmp_path):
-    assert_same_in_fresh_process(fitted, data[0], tmp_path, ("transform", "embed"))
 
 
 # --------------------------------------------------------------- bad input

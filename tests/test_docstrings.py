@@ -7,6 +7,7 @@ import pkgutil
 import pytest
 
 import skhash
+from skhash.utils import all_estimators
 
 MODULES = sorted(
     info.name for info in pkgutil.walk_packages(skhash.__path__, prefix="skhash.")
@@ -22,16 +23,6 @@ def test_docstring_examples(name):
     assert result.failed == 0
 
 
-def test_estimators_have_examples():
-    from skhash.hashing import ITQHasher, LSHHasher
-    from skhash.quantization import (
-        DeepQuanHasher,
-        DeepSOMQuantizer,
-        DPQQuantizer,
-        ProductQuantizer,
-        SelfOrganizingMap,
-    )
-
-    for cls in (DeepQuanHasher, DeepSOMQuantizer, DPQQuantizer, ProductQuantizer,
-                SelfOrganizingMap, ITQHasher, LSHHasher):
-        assert ">>>" in cls.__doc__, cls.__name__
+@pytest.mark.parametrize("name, cls", all_estimators())
+def test_estimators_have_examples(name, cls):
+    assert ">>>" in cls.__doc__, name

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import torch
-from _persistence import assert_same_in_fresh_process
 from _retrieval import assert_retriever_matches_code_space
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
@@ -188,5 +187,3 @@ def test_asymmetric_needs_continuous_queries(fitted, data):
         fitted.code_space_.kneighbors(codes, codes, 1, asymmetric=True)
 
 
-def test_joblib_round_trip_in_fresh_process(fitted, data, tmp_path):
-    assert_same_in_fresh_process(fitted, data[0], tmp_path, ("transform", "predict"))

@@ -12,6 +12,7 @@ import textwrap
 import numpy as np
 import pytest
 import torch
+from _estimators import estimator_ids, make
 from sklearn.base import BaseEstimator
 from sklearn.decomposition import PCA
 from sklearn.frozen import FrozenEstimator
@@ -23,14 +24,9 @@ from torch import nn
 import skhash
 from skhash import (  # every public estimator is exported at the top level
     CNNBHHasher,
-    DeepQuanHasher,
-    DeepSOMQuantizer,
     DPQQuantizer,
     ITQHasher,
     KNeighborsRetriever,
-    LSHHasher,
-    ProductQuantizer,
-    SelfOrganizingMap,
     SSDHHasher,
     load,
     save,
@@ -44,25 +40,11 @@ def _dpq():
     return DPQQuantizer(M=2, K=4, embedding_dim=8, part_hidden_units=(), **FAST)
 
 
+# every public estimator's test variants (tests/_estimators.py), plus an image network
 ESTIMATORS = {
-    "CNNBHHasher": lambda: CNNBHHasher(n_bits=8, **FAST),
-    "CNNBHHasher-image": lambda: CNNBHHasher(n_bits=8, input_shape=(1, 8, 8), max_epochs=1,
-                                             batch_size=32, random_state=0),
-    "SSDHHasher": lambda: SSDHHasher(n_bits=8, **FAST),
-    "ITQHasher": lambda: ITQHasher(n_bits=8, n_iter=5, random_state=0),
-    "LSHHasher": lambda: LSHHasher(n_bits=8, random_state=0),
-    "DPQQuantizer": _dpq,
-    "DeepQuanHasher": lambda: DeepQuanHasher(
-        M=2, K=4, code_dim=4, hidden_layer_sizes=(8,), pretrain_epochs=1, max_epochs=1,
-        batch_size=32, kmeans_iter=5, random_state=0),
-    "ProductQuantizer": lambda: ProductQuantizer(M=2, K=4, max_iter=10, random_state=0),
-    "DeepSOMQuantizer": lambda: DeepSOMQuantizer(map_shape=(2, 3), n_alternations=1,
-                                                 som_iterations=50, **FAST),
-    "SelfOrganizingMap": lambda: SelfOrganizingMap((2, 3), n_iterations=100, random_state=0),
-    "KNeighborsRetriever-hamming": lambda: KNeighborsRetriever(CNNBHHasher(n_bits=8, **FAST),
-                                                               n_neighbors=3),
-    "KNeighborsRetriever-asymmetric": lambda: KNeighborsRetriever(_dpq(), n_neighbors=3,
-                                                                  asymmetric=True),
+    **{i: (lambda i=i: make(i)) for i in estimator_ids()},
+    "CNNBHHasher[image]": lambda: CNNBHHasher(n_bits=8, input_shape=(1, 8, 8), max_epochs=1,
+                                              batch_size=32, random_state=0),
 }
 
 METHODS = ("transform", "encode", "embed", "predict", "predict_proba", "decision_function",
@@ -256,7 +238,7 @@ def test_identical_in_fresh_process_without_pickle(fitted, data, tmp_path):
     """A deep estimator and a retriever, loaded in a new interpreter where
     pickle and torch.load are disabled."""
     _, _, Q = data
-    names = ("DeepSOMQuantizer", "KNeighborsRetriever-hamming")
+    names = ("DeepSOMQuantizer", "KNeighborsRetriever[hamming]")
     np.save(tmp_path / "Q.npy", Q)
     for i, name in enumerate(names):
         save(fitted[name], tmp_path / f"model{i}")

@@ -235,7 +235,8 @@ class DPQQuantizer(BaseQuantizer):
     >>> from skhash.quantization import DPQQuantizer
     >>> X, y = load_digits(return_X_y=True)
     >>> pipe = Pipeline([("scale", StandardScaler()),
-    ...                  ("q", DPQQuantizer(M=4, K=64, max_epochs=2, random_state=0))])
+    ...                  ("q", DPQQuantizer(M=4, K=64, embedding_dim=64, hidden_units=(64,),
+    ...                                     max_epochs=2, random_state=0))])
     >>> codes = pipe.fit(X, y).transform(X[:3])
     >>> codes.shape, codes.dtype
     ((3, 4), dtype('uint8'))
