@@ -22,8 +22,8 @@ from .datasets import (
     ssdh_split,
     unseen_classes_split,
 )
-from .metrics import mean_average_precision, precision_at_k, precision_within_radius
-from .metrics._scorer import ranked_neighbors
+from .metrics import precision_within_radius
+from .metrics._scorer import ranking_scores
 
 __all__ = ["METHODS", "run_benchmark", "main"]
 
@@ -328,12 +328,14 @@ def evaluate(encoder, X_query, y_query, X_db, y_db, k=100, radius=2, asymmetric=
     db_codes = encoder.encode(X_db)
     encode_s = time.perf_counter() - t0
     q_codes = encoder._query_codes(X_query, asymmetric=asymmetric)
-    ranking = ranked_neighbors(space, q_codes, db_codes, None, asymmetric=asymmetric)
     k = min(k, len(y_db))
+    # streamed: one chunk of queries' ranking at a time (as the retriever's score)
+    scores = ranking_scores(space, q_codes, db_codes, y_query, y_db, map_ks=(None, k),
+                            precision_ks=(k,), asymmetric=asymmetric)
     row = {
-        "mAP@all": mean_average_precision(y_query, y_db, ranking),
-        f"mAP@{k}": mean_average_precision(y_query, y_db, ranking, k=k),
-        f"P@{k}": precision_at_k(y_query, y_db, ranking, k),
+        "mAP@all": scores.mean_average_precision(),
+        f"mAP@{k}": scores.mean_average_precision(k),
+        f"P@{k}": scores.precision_at_k(k),
         "encode_us_per_item": 1e6 * encode_s / len(X_db),
     }
     if space.kind == "hamming":

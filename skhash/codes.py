@@ -17,6 +17,7 @@ index (smallest first), so rankings are reproducible.
 """
 
 import numbers
+from abc import ABC, abstractmethod
 from contextlib import contextmanager
 
 import numba
@@ -24,7 +25,8 @@ import numpy as np
 
 from . import _search
 
-__all__ = ["HammingSpace", "ProductSpace", "pack_bits", "unpack_bits", "search_threads"]
+__all__ = ["CodeSpace", "HammingSpace", "ProductSpace", "pack_bits", "unpack_bits",
+           "search_threads"]
 
 # Query rows per chunk for the full distance matrices (memory bound:
 # chunk_size * n_database distances at a time).
@@ -70,8 +72,117 @@ def unpack_bits(codes, n_bits):
     return np.unpackbits(codes.astype(np.uint8, copy=False), axis=1, count=n_bits)
 
 
-class _CodeSpace:
-    """Shared search driver; subclasses turn codes into kernel inputs."""
+# Whole-database rankings are built ``rank_chunk_rows(n_database)`` queries
+# at a time: at most _MAX_RANK_ROWS rows and about _RANK_CHUNK_ELEMENTS
+# (query, item) pairs per chunk. A pair costs about 30 bytes while its chunk
+# is ranked and judged (distance, sort keys, int64 ranking, relevance), so a
+# chunk stays near 256 MiB whatever the database size.
+_MAX_RANK_ROWS = 512
+_RANK_CHUNK_ELEMENTS = 2**23
+
+
+def rank_chunk_rows(n_database):
+    """Queries per chunk of a whole-database ranking (memory bound)."""
+    return int(max(1, min(_MAX_RANK_ROWS, _RANK_CHUNK_ELEMENTS // max(int(n_database), 1))))
+
+
+def drop_self(dist, ind):
+    """Remove each database item from its own neighbour list (k+1 -> k).
+
+    Row ``q`` queried item ``q`` of the database; the item itself is removed,
+    or the last neighbour when ties pushed the item out of its own list.
+    """
+    n, k1 = ind.shape
+    is_self = ind == np.arange(n)[:, None]
+    drop = np.where(is_self.any(1), is_self.argmax(1), k1 - 1)
+    keep = np.ones_like(ind, dtype=bool)
+    keep[np.arange(n), drop] = False
+    return dist[keep].reshape(n, k1 - 1), ind[keep].reshape(n, k1 - 1)
+
+
+class CodeSpace(ABC):
+    """How codes compare: the interface every code space implements.
+
+    A subclass validates codes (``check_codes``), computes distance matrices
+    (``pairwise``) and exact top-k lists (``kneighbors``) with its kernels,
+    and states its code length (``n_bits``). This base turns those into
+    rankings (``rank``, ``ranked``): the one place where skhash ranks a set
+    of queries against a database -- the retriever, the scorers and the
+    benchmark all call it.
+    """
+
+    #: "hamming" or "product": what the codes are. A subclass also has
+    #: ``n_bits``, the bits a code takes (``M * log2(K)`` for product codes).
+    kind = None
+
+    @abstractmethod
+    def check_codes(self, codes, name="codes"):
+        """Validated database codes, in the dtype the kernels read."""
+
+    @abstractmethod
+    def pairwise(self, Q, X, *, asymmetric=False):
+        """Full ``(n_queries, n_database)`` distance matrix."""
+
+    @abstractmethod
+    def kneighbors(self, Q, X, n_neighbors, *, asymmetric=False):
+        """``(distances, indices)`` of the exact top ``n_neighbors``, ties by index."""
+
+    def rank(self, queries, database, *, asymmetric=False, exclude_self=False,
+             chunk_size=None):
+        """Whole-database rankings, ``(start, ranking)`` per chunk of queries.
+
+        ``ranking`` holds the database indices of queries ``start : start +
+        len(ranking)``, nearest first, ties by database index (stable sort).
+        Chunks have ``chunk_size`` queries (default :func:`rank_chunk_rows`),
+        so memory is bounded whatever the number of queries. With
+        ``exclude_self`` the queries are the database itself and each item
+        is removed from its own ranking.
+        """
+        from .metrics._ranking import rank_by_distance
+
+        n_total = self._n_ranked(database, exclude_self)
+        step = rank_chunk_rows(database.shape[0]) if chunk_size is None else int(chunk_size)
+        for s in range(0, queries.shape[0], step):
+            d = self.pairwise(queries[s:s + step], database, asymmetric=asymmetric)
+            if exclude_self:
+                # the item itself goes last (strictly farthest), then is cut
+                rows = np.arange(d.shape[0])
+                far = d.max() + 1 if np.issubdtype(d.dtype, np.integer) else np.inf
+                d[rows, s + rows] = far
+            ranking = rank_by_distance(d)[:, :n_total]
+            del d
+            yield s, ranking
+
+    def ranked(self, queries, database, n_neighbors=None, *, asymmetric=False,
+               exclude_self=False):
+        """The database ranked for each query: ``(n_queries, n_ranked)`` indices.
+
+        ``n_neighbors=None`` ranks the whole database (stable sort: ties by
+        database index) and returns the full ranking: to score it, prefer
+        :func:`skhash.metrics._scorer.ranking_scores`, which never holds it.
+        Otherwise the exact top ``n_neighbors``. With ``exclude_self`` the
+        queries are the database itself and each item is removed from its
+        own ranking.
+        """
+        n_total = self._n_ranked(database, exclude_self)
+        if n_neighbors is None:
+            rankings = [r for _, r in self.rank(queries, database, asymmetric=asymmetric,
+                                                exclude_self=exclude_self)]
+            return np.concatenate(rankings) if rankings else np.empty((0, n_total), np.int64)
+        if n_neighbors > n_total:
+            raise ValueError(
+                f"n_neighbors={n_neighbors} is larger than the database ({n_total} items)."
+            )
+        k = n_neighbors + 1 if exclude_self else n_neighbors
+        dist, ind = self.kneighbors(queries, database, k, asymmetric=asymmetric)
+        return drop_self(dist, ind)[1] if exclude_self else ind
+
+    @staticmethod
+    def _n_ranked(database, exclude_self):
+        n_total = database.shape[0] - 1 if exclude_self else database.shape[0]
+        if n_total < 1:
+            raise ValueError("ranking needs at least one database item other than the query.")
+        return n_total
 
     def _check_k(self, k, n_database):
         k = _check_int(k, "n_neighbors", 1)
@@ -86,7 +197,7 @@ class _CodeSpace:
         return _check_int(chunk_size, "chunk_size", 1)
 
 
-class HammingSpace(_CodeSpace):
+class HammingSpace(CodeSpace):
     """Binary codes of ``n_bits`` compared by Hamming distance.
 
     Codes are stored packed (``ceil(n_bits / 8)`` uint8 per item, as produced
@@ -259,7 +370,7 @@ class HammingSpace(_CodeSpace):
         return dist, ind
 
 
-class ProductSpace(_CodeSpace):
+class ProductSpace(CodeSpace):
     """Product codes compared through lookup tables.
 
     Parameters

@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 from sklearn.frozen import FrozenEstimator
 
+import skhash.codes as code_spaces
 from skhash.codes import HammingSpace, ProductSpace
 from skhash.datasets import load_digits
 from skhash.hashing import LSHHasher
 from skhash.metrics import (
-    _scorer,
+    _ranking,
     make_retrieval_scorer,
     mean_average_precision,
     precision_at_k,
@@ -103,16 +104,16 @@ def test_whole_database_scores_rank_in_bounded_chunks(monkeypatch, digits, make_
     ref_loo = mean_average_precision(ydb, ydb, _self_excluded_ranking(space, codes))
 
     rows = []
-    real = _scorer.rank_by_distance
+    real = _ranking.rank_by_distance
 
     def recording(distances):
         rows.append(np.shape(distances)[0])
         return real(distances)
 
     chunk = 3
-    monkeypatch.setattr(_scorer, "rank_by_distance", recording)
-    monkeypatch.setattr(_scorer, "_RANK_CHUNK_ELEMENTS", chunk * len(Xdb))
-    assert _scorer.rank_chunk_rows(len(Xdb)) == chunk
+    monkeypatch.setattr(_ranking, "rank_by_distance", recording)
+    monkeypatch.setattr(code_spaces, "_RANK_CHUNK_ELEMENTS", chunk * len(Xdb))
+    assert code_spaces.rank_chunk_rows(len(Xdb)) == chunk
 
     assert abs(retriever.score(Xq, yq) - ref_score) <= 1e-12
     assert max(rows) <= chunk and sum(rows) == len(Xq)
@@ -129,6 +130,6 @@ def test_whole_database_scores_rank_in_bounded_chunks(monkeypatch, digits, make_
 
 def test_default_chunk_is_memory_bounded():
     # ~2**23 (query, item) pairs per chunk, at least one query
-    assert _scorer.rank_chunk_rows(2_000_000) == 4
-    assert _scorer.rank_chunk_rows(100_000_000) == 1
-    assert _scorer.rank_chunk_rows(1_000) == 512
+    assert code_spaces.rank_chunk_rows(2_000_000) == 4
+    assert code_spaces.rank_chunk_rows(100_000_000) == 1
+    assert code_spaces.rank_chunk_rows(1_000) == 512

@@ -15,19 +15,9 @@ from ._ranking import (
     mean_average_precision,
     precision_at_k,
     precision_within_radius,
-    rank_by_distance,
 )
 
 __all__ = ["make_retrieval_scorer", "map_scorer", "leave_one_out_map"]
-
-# Whole-database rankings are built ``rank_chunk_rows(n_database)`` queries
-# at a time: at most _MAX_RANK_ROWS rows and about _RANK_CHUNK_ELEMENTS
-# (query, item) pairs per chunk. A pair costs about 30 bytes while its chunk
-# is ranked and judged (distance, sort keys, int64 ranking, relevance), so a
-# chunk stays near 256 MiB whatever the database size.
-_MAX_RANK_ROWS = 512
-_RANK_CHUNK_ELEMENTS = 2**23
-
 
 def _unfrozen(estimator):
     if type(estimator).__name__ == "FrozenEstimator" and hasattr(estimator, "estimator"):
@@ -49,50 +39,13 @@ def unwrap_encoder(estimator, X=None):
     return estimator, X
 
 
-def rank_chunk_rows(n_database):
-    """Queries per chunk of a whole-database ranking (memory bound)."""
-    return int(max(1, min(_MAX_RANK_ROWS, _RANK_CHUNK_ELEMENTS // max(int(n_database), 1))))
-
-
-def _n_ranked(database, exclude_self):
-    n_total = database.shape[0] - 1 if exclude_self else database.shape[0]
-    if n_total < 1:
-        raise ValueError("ranking needs at least one database item other than the query.")
-    return n_total
-
-
-def iter_rankings(space, queries, database, *, asymmetric=False, exclude_self=False,
-                  chunk_size=None):
-    """Whole-database rankings, ``(start, ranking)`` per chunk of queries.
-
-    ``ranking`` holds the database indices of queries ``start : start +
-    len(ranking)``, nearest first, ties by database index (stable sort).
-    Chunks have ``chunk_size`` queries (default :func:`rank_chunk_rows`),
-    so memory is bounded whatever the number of queries. With
-    ``exclude_self`` the queries are the database itself and each item is
-    removed from its own ranking.
-    """
-    n_total = _n_ranked(database, exclude_self)
-    step = rank_chunk_rows(database.shape[0]) if chunk_size is None else int(chunk_size)
-    for s in range(0, queries.shape[0], step):
-        d = space.pairwise(queries[s:s + step], database, asymmetric=asymmetric)
-        if exclude_self:
-            # the item itself goes last (strictly farthest), then is cut
-            rows = np.arange(d.shape[0])
-            far = d.max() + 1 if np.issubdtype(d.dtype, np.integer) else np.inf
-            d[rows, s + rows] = far
-        ranking = rank_by_distance(d)[:, :n_total]
-        del d
-        yield s, ranking
-
-
 def ranking_scores(space, queries, database, query_labels, database_labels, *,
                    map_ks=(None,), precision_ks=(), curve_ks=None, asymmetric=False,
                    exclude_self=False, chunk_size=None):
     """Ranked metrics of the queries over the whole database, streamed.
 
     Ranks one chunk of queries against the whole database (see
-    :func:`iter_rankings`), accumulates its metrics, frees it: the full
+    :meth:`skhash.codes.CodeSpace.rank`), accumulates its metrics, frees it: the full
     ``(n_queries, n_database)`` ranking never exists. The labels are
     validated before any search. Returns a
     :class:`~skhash.metrics._ranking.RankedScores` to read mAP (at each of
@@ -110,55 +63,15 @@ def ranking_scores(space, queries, database, query_labels, database_labels, *,
             f"{labels.n_queries} query labels and {labels.n_database} database labels "
             f"for {queries.shape[0]} queries and {database.shape[0]} database items."
         )
-    n_total = _n_ranked(database, exclude_self)
+    n_total = space._n_ranked(database, exclude_self)
     for k in [k for k in map_ks if k is not None] + list(precision_ks):
         if not 1 <= k <= n_total:
             raise ValueError(f"k={k} must lie in [1, {n_total}] (the ranked items).")
     scores = RankedScores(labels, map_ks=map_ks, precision_ks=precision_ks, curve_ks=curve_ks)
-    for start, ranking in iter_rankings(space, queries, database, asymmetric=asymmetric,
-                                        exclude_self=exclude_self, chunk_size=chunk_size):
+    for start, ranking in space.rank(queries, database, asymmetric=asymmetric,
+                                     exclude_self=exclude_self, chunk_size=chunk_size):
         scores.add(start, ranking)
     return scores
-
-
-def ranked_neighbors(space, queries, database, n_neighbors=None, *, asymmetric=False,
-                     exclude_self=False):
-    """Rank the database for each query through a code space.
-
-    ``n_neighbors=None`` ranks the whole database (stable sort: ties by
-    database index) and returns the full ``(n_queries, n_database)``
-    ranking: to score it, prefer :func:`ranking_scores`, which never holds
-    it. Otherwise the exact top ``n_neighbors``. With ``exclude_self`` the
-    queries are the database itself and each item is removed from its own
-    ranking.
-    """
-    n_total = _n_ranked(database, exclude_self)
-    if n_neighbors is None:
-        rankings = [r for _, r in iter_rankings(space, queries, database,
-                                                asymmetric=asymmetric,
-                                                exclude_self=exclude_self)]
-        return np.concatenate(rankings) if rankings else np.empty((0, n_total), np.int64)
-    if n_neighbors > n_total:
-        raise ValueError(
-            f"n_neighbors={n_neighbors} is larger than the database ({n_total} items)."
-        )
-    k = n_neighbors + 1 if exclude_self else n_neighbors
-    dist, ind = space.kneighbors(queries, database, k, asymmetric=asymmetric)
-    return drop_self(dist, ind)[1] if exclude_self else ind
-
-
-def drop_self(dist, ind):
-    """Remove each database item from its own neighbour list (k+1 -> k).
-
-    Row ``q`` queried item ``q`` of the database; the item itself is removed,
-    or the last neighbour when ties pushed the item out of its own list.
-    """
-    n, k1 = ind.shape
-    is_self = ind == np.arange(n)[:, None]
-    drop = np.where(is_self.any(1), is_self.argmax(1), k1 - 1)
-    keep = np.ones_like(ind, dtype=bool)
-    keep[np.arange(n), drop] = False
-    return dist[keep].reshape(n, k1 - 1), ind[keep].reshape(n, k1 - 1)
 
 
 def leave_one_out_map(encoder, X, y, *, k=None, asymmetric=False):
@@ -173,9 +86,8 @@ def leave_one_out_map(encoder, X, y, *, k=None, asymmetric=False):
     if k is None:
         return ranking_scores(encoder.code_space_, queries, codes, labels, None,
                               asymmetric=asymmetric, exclude_self=True).mean_average_precision()
-    ranking = ranked_neighbors(
-        encoder.code_space_, queries, codes, k, asymmetric=asymmetric, exclude_self=True
-    )
+    ranking = encoder.code_space_.ranked(queries, codes, k, asymmetric=asymmetric,
+                                         exclude_self=True)
     return mean_average_precision(y, y, ranking)
 
 
@@ -233,8 +145,8 @@ class RetrievalScorer:
                 for q in range(len(ind)):
                     ind[q] = ind[q][ind[q] != q]
             return precision_within_radius(y, y_db, ind)
-        ranking = ranked_neighbors(space, queries, database, self.k,
-                                   asymmetric=self.asymmetric, exclude_self=exclude_self)
+        ranking = space.ranked(queries, database, self.k, asymmetric=self.asymmetric,
+                               exclude_self=exclude_self)
         if self.metric == "map":
             return mean_average_precision(y, y_db, ranking)
         return precision_at_k(y, y_db, ranking, self.k)

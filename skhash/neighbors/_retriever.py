@@ -9,9 +9,9 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from ..codes import search_threads
+from ..codes import drop_self, search_threads
 from ..metrics._ranking import _Labels, check_class_labels
-from ..metrics._scorer import drop_self, ranking_scores, unwrap_encoder
+from ..metrics._scorer import ranking_scores, unwrap_encoder
 
 __all__ = ["KNeighborsRetriever"]
 
