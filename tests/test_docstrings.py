@@ -26,3 +26,23 @@ def test_docstring_examples(name):
 @pytest.mark.parametrize("name, cls", all_estimators())
 def test_estimators_have_examples(name, cls):
     assert ">>>" in cls.__doc__, name
+
+
+@pytest.mark.parametrize("name, cls", all_estimators())
+def test_every_parameter_is_documented_with_its_default(name, cls):
+    """Each __init__ parameter has one docstring entry; a stated default is the signature's."""
+    import inspect
+
+    from skhash._docstrings import documented_parameters, format_default
+
+    entries = documented_parameters(cls.__doc__)
+    names = [n for n, _ in entries]
+    signature = {p: v.default for p, v in inspect.signature(cls.__init__).parameters.items()
+                 if p != "self"}
+    assert [p for p in signature if p not in names] == [], "undocumented parameters"
+    assert sorted({n for n in names if names.count(n) > 1}) == [], "documented twice"
+    assert [n for n in names if n not in signature] == [], "documented but not a parameter"
+    wrong = [(n, d, format_default(signature[n])) for n, d in entries
+             if d is not None and d != format_default(signature[n])]
+    assert wrong == [], "a stated default differs from the signature's"
+    assert "%(shared_parameters)s" not in cls.__doc__

@@ -9,6 +9,7 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 from skorch.callbacks import Callback
 from torch import nn
 
+from .._docstrings import fill_shared_parameters
 from ..base import BaseHasher
 from ..nn import LatentHashNet
 
@@ -86,6 +87,7 @@ class _WarmUp(Callback):
         net.criterion_.ramp = 1.0
 
 
+@fill_shared_parameters
 class SSDHHasher(BaseHasher):
     """Supervised semantics-preserving deep hashing (SSDH).
 
@@ -111,7 +113,7 @@ class SSDHHasher(BaseHasher):
     ----------
     n_bits : int, default=48
         Code length (units of the latent layer).
-    alpha, beta, gamma : float >= 0, default=1
+    alpha, beta, gamma : float >= 0, default=1.0
         Weights of E1, E2, E3 (the paper's defaults).
     p : {1, 2}, default=2
         Exponent of the loss terms.
@@ -152,10 +154,7 @@ class SSDHHasher(BaseHasher):
         (needs the optional torchvision), a local file holding the
         network's ImageNet state dict; the network is fine-tuned from it, as
         in the paper. Never downloaded.
-    input_shape, backbone, hidden_units, max_epochs, batch_size, lr,
-    optimizer, weight_decay, validation_fraction, early_stopping,
-    n_iter_no_change, callbacks, verbose, device, random_state
-        Shared training parameters; see :class:`skhash.base.BaseDeepEncoder`.
+    %(shared_parameters)s
 
     Attributes
     ----------

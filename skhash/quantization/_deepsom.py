@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
+from .._docstrings import fill_shared_parameters
 from ..base import BaseQuantizer
 from ._som import SelfOrganizingMap, check_map_shape
 
@@ -159,6 +160,7 @@ class DeepSOMLoss(nn.Module):
         return terms["classification"] + self.lam * terms["quantization"]
 
 
+@fill_shared_parameters
 class DeepSOMQuantizer(BaseQuantizer):
     """Deep supervised quantization by a self-organizing map (DeepSOM).
 
@@ -214,6 +216,10 @@ class DeepSOMQuantizer(BaseQuantizer):
         training; 0 gives DeepSOM-0.
     lam : float >= 0, default=1.0
         Weight of the quantization loss.
+    margin : float >= 0 or None, default=0.1
+        Dissimilar pairs of the quantization loss are pushed apart only until
+        their distance reaches ``margin`` (``0``: similar pairs only); None
+        is the paper's unbounded loss (see ``pairwise_quantization_loss``).
     initial_radius : float > 0 or "auto", default="auto"
         Neighbourhood radius of the SOM at its first update, in grid units;
         "auto" is half the longer side of the map.
@@ -247,12 +253,12 @@ class DeepSOMQuantizer(BaseQuantizer):
         "auto": lr 2e-3 and weight decay 5e-4 for colour photos of side
         >= 32, lr 1e-3 and no weight decay otherwise (see
         :class:`skhash.base.BaseDeepEncoder`).
-    input_shape, backbone, hidden_units, max_epochs, batch_size, lr,
-    optimizer, weight_decay, validation_fraction, early_stopping,
-    n_iter_no_change, callbacks, verbose, device, random_state
-        Shared training parameters; see :class:`skhash.base.BaseDeepEncoder`.
-        ``max_epochs`` is the length of the pre-training ("auto": 20, and
-        for colour photos the budget of :class:`skhash.base.BaseDeepEncoder`).
+    max_epochs : int or "auto", default="auto"
+        Length of the pre-training; "auto": 20 epochs, and for colour photos
+        of side >= 32 at least 4,000 optimizer steps, at most 100 epochs
+        (see :class:`skhash.base.BaseDeepEncoder`). ``max_epochs_`` holds
+        the number used.
+    %(shared_parameters)s
 
     Attributes
     ----------

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
+from .._docstrings import fill_shared_parameters
 from ..base import BaseQuantizer, check_layer_sizes
 from ..nn._backbones import resolve_backbone_name
 
@@ -131,6 +132,7 @@ class DPQLoss(nn.Module):
         return sum(self.weights[name] * value for name, value in terms.items())
 
 
+@fill_shared_parameters
 class DPQQuantizer(BaseQuantizer):
     """Deep product quantization (DPQ): supervised, end-to-end product codes.
 
@@ -194,10 +196,7 @@ class DPQQuantizer(BaseQuantizer):
         "auto": lr 2e-3 for colour photos of side >= 32, lr 1e-3 otherwise;
         no weight decay (unlike the other image estimators: on the DSH
         network, weight decay 5e-4 kept training from starting).
-    input_shape, backbone, hidden_units, max_epochs, batch_size, lr,
-    optimizer, weight_decay, validation_fraction, early_stopping,
-    n_iter_no_change, callbacks, verbose, device, random_state
-        Shared training parameters; see :class:`skhash.base.BaseDeepEncoder`.
+    %(shared_parameters)s
 
     Attributes
     ----------

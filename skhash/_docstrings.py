@@ -1,0 +1,120 @@
+"""The shared parameters of the deep estimators, documented once.
+
+``@fill_shared_parameters`` replaces the line ``%(shared_parameters)s`` of an
+estimator's docstring with a numpydoc entry for each parameter of
+``SHARED_PARAMETERS`` that its ``__init__`` takes and its docstring does not
+document itself, with the default read from the signature, so the rendered
+pages show every parameter with its default (``tests/test_docstrings.py``
+checks that every parameter is documented, with the right default).
+"""
+
+import inspect
+import re
+import textwrap
+
+__all__ = ["SHARED_PARAMETERS", "fill_shared_parameters", "format_default"]
+
+MARKER = "    %(shared_parameters)s\n"
+
+# name -> (type, description); the order of the rendered entries
+SHARED_PARAMETERS = {
+    "input_shape": (
+        "tuple (C, H, W) or (H, W) or None",
+        "View each row of ``X`` as an image of this shape (``C * H * W`` must equal the "
+        "number of features; 4-D arrays ``(n, C, H, W)`` are accepted too). None treats "
+        "rows as plain vectors.",
+    ),
+    "backbone": (
+        "str or nn.Module class",
+        'Feature extractor, one of ``skhash.nn.BACKBONES`` or a module class; "auto" '
+        "picks one by input: an MLP for vectors, the estimator's colour default for "
+        "colour photos of side >= 32 and a small CNN for other images (see "
+        ":func:`skhash.nn.make_backbone`).",
+    ),
+    "hidden_units": ("tuple of int", "Hidden layer widths of the MLP backbone (vectors)."),
+    "max_epochs": (
+        'int or "auto"',
+        'Training epochs; "auto": the estimator\'s default length, and for colour photos '
+        "of side >= 32 at least 4,000 optimizer steps, at most 100 epochs (see "
+        ":class:`skhash.base.BaseDeepEncoder`). ``max_epochs_`` holds the number used.",
+    ),
+    "batch_size": ("int", "Mini-batch size."),
+    "lr": (
+        'float or "auto"',
+        'Learning rate (the peak of the one-cycle schedule); "auto": 2e-3 for colour '
+        "photos of side >= 32, 1e-3 otherwise.",
+    ),
+    "optimizer": ('{"adam", "adamw", "sgd"} or torch optimizer class',
+                  '"sgd" uses momentum 0.9.'),
+    "weight_decay": (
+        'float or "auto"',
+        'L2 penalty passed to the optimizer; "auto": 5e-4 for colour photos of side >= 32, '
+        "0 otherwise.",
+    ),
+    "validation_fraction": (
+        "float in [0, 1) or None",
+        "Fraction of the training data held out (stratified when possible) to monitor "
+        "``valid_loss``. Never the query/test set.",
+    ),
+    "early_stopping": (
+        "bool",
+        "Stop when ``valid_loss`` has not improved for ``n_iter_no_change`` epochs and "
+        "restore the best epoch's weights. Requires ``validation_fraction > 0``.",
+    ),
+    "n_iter_no_change": ("int", "Patience of early stopping, in epochs."),
+    "callbacks": (
+        "list of skorch callbacks or None",
+        "Extra callbacks; deep-copied at every fit, so the originals are never mutated.",
+    ),
+    "verbose": ("int", "0 silent; >= 1 prints skorch's epoch table and a progress bar."),
+    "device": ("str", '"cpu", "cuda" or "cuda:N" (a clear error when CUDA is absent).'),
+    "random_state": (
+        "int, RandomState instance or None",
+        "Seeds the weights, the batches and every random step of the schedule; the "
+        "caller's global torch RNG is left untouched.",
+    ),
+}
+
+
+def format_default(value):
+    """A default as numpydoc writes it: strings in double quotes, others by ``repr``."""
+    return f'"{value}"' if isinstance(value, str) else repr(value)
+
+
+def documented_parameters(doc):
+    """Names of the entries of a numpydoc ``Parameters`` section, with their defaults.
+
+    Returns a list of ``(name, default text or None)``; an entry naming
+    several parameters (``lr, weight_decay : ...``) gives one item each.
+    """
+    section = doc.split("Parameters\n    ----------\n", 1)
+    if len(section) < 2:
+        return []
+    body = re.split(r"\n    [A-Z][A-Za-z ]+\n    -{3,}\n", section[1])[0]
+    found = []
+    for line in body.splitlines():
+        match = re.match(r"^    ([A-Za-z_]\w*(?:, [A-Za-z_]\w*)*)(?: :(.*))?$", line)
+        if not match:
+            continue
+        default = re.search(r"default=(.+)$", match.group(2) or "")
+        for name in match.group(1).split(", "):
+            found.append((name, default.group(1).strip() if default else None))
+    return found
+
+
+def fill_shared_parameters(cls):
+    """Class decorator: write the shared parameter entries into ``cls.__doc__``."""
+    doc = cls.__doc__
+    if MARKER not in doc:
+        raise ValueError(f"{cls.__name__}'s docstring has no {MARKER.strip()!r} line.")
+    own = {name for name, _ in documented_parameters(doc.replace(MARKER, ""))}
+    signature = inspect.signature(cls.__init__).parameters
+    entries = []
+    for name, (type_, text) in SHARED_PARAMETERS.items():
+        if name not in signature or name in own:
+            continue
+        entries.append(f"    {name} : {type_}, default={format_default(signature[name].default)}\n")
+        entries.append(textwrap.fill(text, 76, initial_indent=" " * 8,
+                                     subsequent_indent=" " * 8) + "\n")
+    cls.__doc__ = doc.replace(MARKER, "".join(entries))
+    return cls
