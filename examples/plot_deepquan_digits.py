@@ -46,7 +46,7 @@ X_db, y_db = X[split.database], y[split.database]
 # A smaller autoencoder than the paper's (the digits have 64 pixels) and a
 # lower learning rate: on this small set, fine-tuning at the default 1e-3
 # pulls the codes into the first k-means cells too fast.
-small = dict(M=2, K=64, hidden_layer_sizes=(256, 256, 512), pretrain_epochs=100, lr=3e-4,
+small = dict(M=2, K=64, hidden_units=(256, 256, 512), pretrain_epochs=100, lr=3e-4,
              random_state=0)
 models = {
     "PQ": ProductQuantizer(M=2, K=64, random_state=0),

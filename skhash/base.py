@@ -253,8 +253,9 @@ class BaseDeepEncoder(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
     input_shape : tuple (C, H, W) or (H, W), default=None
         View each row of ``X`` as an image of this shape (``C * H * W`` must
         equal the number of features). None treats rows as plain vectors.
-    backbone : {"auto", "mlp", "small_cnn", "cifar_cnn", "alexnet", "vgg16", \
-            "resnet18", "resnet50"} or nn.Module class
+    backbone : {"auto", "mlp", "small_cnn", "cnnbh_mnist", "cifar_cnn", \
+            "cnnbh_cifar", "dsh", "alexnet", "vgg16", "resnet18", "resnet50"} \
+            or nn.Module class
         Feature extractor; "auto" picks a CNN for images and an MLP for
         vectors (see :func:`skhash.nn.make_backbone`).
     hidden_units : tuple of int
@@ -323,6 +324,8 @@ class BaseDeepEncoder(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         The trained network; ``history_`` is its history.
     interrupted_ : bool
         Whether Ctrl-C ended the training early (see below).
+    n_iter_ : int
+        Epochs trained, every phase counted (the rows of ``history_``).
 
     **Interrupting training (Ctrl-C).** skorch's rule, for every deep
     estimator and every phase of a multi-phase schedule (DeepQuan's
@@ -564,6 +567,7 @@ class BaseDeepEncoder(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
             # DataLoader draws from the global RNG) or draw seeds itself
             self._after_fit(X, y_t)
         self.interrupted_ = interrupted
+        self.n_iter_ = len(self.net_.history)
 
     def _train(self, X, y):
         """Run the training schedule (one skorch ``fit`` by default).

@@ -29,7 +29,7 @@ INIT_PARAMS = {
     "ITQHasher": {"": dict(n_bits=2, n_iter=5, random_state=0)},
     "LSHHasher": {"": dict(n_bits=3, random_state=0)},
     "DPQQuantizer": {"": dict(M=2, K=4, embedding_dim=8, part_hidden_units=(), **FAST)},
-    "DeepQuanHasher": {"": dict(M=1, K=3, code_dim=2, hidden_layer_sizes=(8,), pretrain_epochs=1,
+    "DeepQuanHasher": {"": dict(M=1, K=3, code_dim=2, hidden_units=(8,), pretrain_epochs=1,
                                 max_epochs=2, batch_size=32, kmeans_iter=5, random_state=0)},
     "ProductQuantizer": {"": dict(M=1, K=3, max_iter=10, random_state=0)},
     "DeepSOMQuantizer": {"": dict(map_shape=(2, 3), n_alternations=1, som_iterations=50,

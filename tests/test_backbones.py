@@ -52,8 +52,14 @@ def fake_torchvision(monkeypatch):
 
 
 def test_cnn_backbone_shapes():
-    assert SmallCNN((1, 28, 28)).out_features == 32 * 7 * 7
-    assert SmallCNN((1, 8, 8)).out_features == 32 * 2 * 2
+    assert SmallCNN((1, 28, 28)).out_features == 64 * 7 * 7
+    assert SmallCNN((1, 8, 8)).out_features == 64 * 2 * 2
+    # one name, one network: "small_cnn" is 32-64 filters, "cnnbh_mnist" CNNBH's 32-32
+    assert make_backbone("small_cnn", 784, (1, 28, 28)).out_features == 64 * 7 * 7
+    assert make_backbone("cnnbh_mnist", 784, (1, 28, 28)).out_features == 32 * 7 * 7
+    assert make_backbone("auto", 784, (1, 28, 28)).out_features == 64 * 7 * 7
+    assert make_backbone("auto", 784, (1, 28, 28), grey_backbone="cnnbh_mnist").out_features \
+        == 32 * 7 * 7
     assert CifarCNN((3, 32, 32)).out_features == 128 * 4 * 4
     x = torch.zeros(2, 3 * 32 * 32)
     assert CifarCNN((3, 32, 32))(x).shape == (2, 2048)

@@ -265,11 +265,14 @@ def test_auto_epochs_are_a_step_budget_on_colour_photos(monkeypatch, steps, expe
 
 
 def test_grey_defaults_unchanged():
-    """Grey images keep the MNIST recipe: no augmentation, constant lr, dropout 0.5."""
+    """Grey images keep the MNIST recipe: the paper's 32C5-MP2-32C5-MP2 network, no
+    augmentation, constant lr, dropout 0.5."""
     X, y = load_digits(return_X_y=True)
     hasher = CNNBHHasher(n_bits=8, input_shape=(1, 8, 8), max_epochs=2, random_state=0)
     hasher.fit(X[:200], y[:200])
     module = hasher.net_.module_
+    convs = [m for m in module.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.out_channels, c.kernel_size) for c in convs] == [(32, (5, 5)), (32, (5, 5))]
     assert module.augment is None and module.dropout.p == 0.5
     assert "event_lr" not in hasher.history_[-1]["batches"][0]
     group = hasher.net_.optimizer_.param_groups[0]

@@ -19,7 +19,7 @@ def data():
 
 
 def _fast(**kw):
-    params = dict(M=2, K=16, hidden_layer_sizes=(32,), pretrain_epochs=3, max_epochs=3,
+    params = dict(M=2, K=16, hidden_units=(32,), pretrain_epochs=3, max_epochs=3,
                   batch_size=64, lr=3e-3, random_state=0)
     params.update(kw)
     return DeepQuanHasher(**params)
@@ -169,7 +169,7 @@ def test_retrieval_beats_chance_symmetric_and_asymmetric(fitted, data):
         (dict(margin=-0.5), "'margin' parameter"),
         (dict(n_bits=10, K=16), "n_bits=10 cannot be met with K=16"),
         (dict(n_bits=8, K=24), "K to be a power of 2"),
-        (dict(hidden_layer_sizes=(0,)), "hidden_layer_sizes must be positive"),
+        (dict(hidden_units=(0,)), "hidden_units must be positive"),
     ],
 )
 def test_deepquan_bad_parameters(data, params, message):

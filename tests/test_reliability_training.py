@@ -49,7 +49,7 @@ def _dpq(**kw):
 
 
 def _dq(**kw):
-    return DeepQuanHasher(**{**dict(M=2, K=8, hidden_layer_sizes=(32,), pretrain_epochs=3,
+    return DeepQuanHasher(**{**dict(M=2, K=8, hidden_units=(32,), pretrain_epochs=3,
                                     max_epochs=3, batch_size=64, kmeans_iter=5,
                                     random_state=0), **kw})
 
@@ -376,7 +376,7 @@ def test_ctrl_c_in_the_final_steps_leaves_the_previous_state(refit, digits, monk
     "make, param",
     [(_cnnbh, "hidden_units"), (_ssdh, "hidden_units"), (_dpq, "hidden_units"),
      (_dsom, "hidden_units"), (_dpq, "part_hidden_units"),
-     (_dq, "hidden_layer_sizes")],
+     (_dq, "hidden_units")],
 )
 @pytest.mark.parametrize("value, error", [((0,), ValueError), ((16, -5), ValueError),
                                           (("a",), TypeError), ((8.5,), TypeError),

@@ -60,7 +60,7 @@ class CNNBHHasher(BaseHasher):
     input_shape : tuple (C, H, W) or None, default=None
         View rows as images; None uses the MLP backbone.
     backbone : str or nn.Module class, default="auto"
-        "auto": the paper's ``32C5-MP2-32C5-MP2`` CNN for grey images
+        "auto": the paper's ``32C5-MP2-32C5-MP2`` CNN (``"cnnbh_mnist"``) for grey images
         (e.g. MNIST 28x28), skhash's CIFAR CNN for 32x32x3 images
         (``"cifar_cnn"``; the paper's own network is ``"cnnbh_cifar"``), an MLP
         for plain vectors. See :func:`skhash.nn.make_backbone`.
@@ -110,6 +110,11 @@ class CNNBHHasher(BaseHasher):
     interrupted_ : bool
         Whether Ctrl-C ended the training early (the model is still
         complete; see :class:`skhash.base.BaseDeepEncoder`).
+    n_iter_ : int
+        Epochs trained, every phase of the schedule counted (the rows of
+        ``history_``).
+    max_epochs_ : int
+        The epochs ``max_epochs`` resolved to (see ``max_epochs``).
 
     See Also
     --------
@@ -144,6 +149,7 @@ class CNNBHHasher(BaseHasher):
     }
 
     _grey_shift = 0  # the MNIST network trains without augmentation
+    _grey_backbone = "cnnbh_mnist"  # the paper's 32C5-MP2-32C5-MP2
 
     def __init__(
         self,
@@ -195,12 +201,14 @@ class CNNBHHasher(BaseHasher):
             return float(self.dropout)
         name = self.backbone
         if isinstance(name, str):
-            name = resolve_backbone_name(name, self._input_shape, self._colour_backbone)
+            name = resolve_backbone_name(name, self._input_shape, self._colour_backbone,
+                                         self._grey_backbone)
         return cifar_dropout(self.n_bits) if name == "cnnbh_cifar" else 0.5
 
     def _build_module(self, n_features, n_outputs):
         backbone = make_backbone(self.backbone, n_features, self._input_shape, self.hidden_units,
-                                 colour_backbone=self._colour_backbone)
+                                 colour_backbone=self._colour_backbone,
+                                 grey_backbone=self._grey_backbone)
         return LatentHashNet(backbone, self.n_bits, n_outputs, dropout=self._resolved_dropout(),
                              augment=make_augment(self._input_shape, *self._augmentation()))
 

@@ -101,13 +101,17 @@ class _ConvStack(nn.Module):
 
 
 class SmallCNN(_ConvStack):
-    """The MNIST network of CNNH / CNNBH: ``32C5-MP2-32C5-MP2``.
+    """Two 5x5 convolutions, each followed by ReLU and 2x2 max-pooling.
 
-    Convolutions are padded ("same"), so any image of side >= 1 works; on
-    28x28 input the output is ``32 x 7 x 7 = 1568`` features.
+    ``32C5-MP2-64C5-MP2`` by default (``backbone="small_cnn"``, the grey-image
+    network of SSDH, DPQ and DeepSOM); with ``channels=(32, 32)`` it is the
+    MNIST network of CNNH / CNNBH, ``32C5-MP2-32C5-MP2``
+    (``backbone="cnnbh_mnist"``). Convolutions are padded ("same"), so any
+    image of side >= 1 works; on 28x28 input the output is ``64 x 7 x 7 =
+    3136`` features (``32 x 7 x 7 = 1568`` for CNNBH's).
     """
 
-    def __init__(self, input_shape, channels=(32, 32), kernel_size=5):
+    def __init__(self, input_shape, channels=(32, 64), kernel_size=5):
         super().__init__(input_shape, channels, kernel_size, per_stage=1, pool=2)
 
 
@@ -287,7 +291,8 @@ class TorchvisionBackbone(nn.Module):
         return self.model(x)
 
 
-BACKBONES = ("auto", "mlp", "small_cnn", "cifar_cnn", "cnnbh_cifar", "dsh") + TORCHVISION_BACKBONES
+BACKBONES = ("auto", "mlp", "small_cnn", "cnnbh_mnist", "cifar_cnn", "cnnbh_cifar",
+             "dsh") + TORCHVISION_BACKBONES
 # the paper networks: the hasher / quantizer adds its own head, no feature layer
 PAPER_BACKBONES = ("cnnbh_cifar", "dsh")
 
@@ -297,11 +302,12 @@ def is_colour_image(input_shape):
     return input_shape is not None and input_shape[0] == 3 and min(input_shape[1:]) >= 32
 
 
-def resolve_backbone_name(name, input_shape, colour="cifar_cnn"):
+def resolve_backbone_name(name, input_shape, colour="cifar_cnn", grey="small_cnn"):
     """The concrete backbone "auto" stands for, given the input shape.
 
-    ``colour`` is the network "auto" means for colour images of side >= 32
-    (each estimator passes the one its paper, or our measurements, name).
+    ``colour`` is the network "auto" means for colour images of side >= 32,
+    ``grey`` the one for other images (each estimator passes the ones its
+    paper, or our measurements, name).
     """
     if name != "auto":
         return name
@@ -309,7 +315,7 @@ def resolve_backbone_name(name, input_shape, colour="cifar_cnn"):
         return "mlp"
     if is_colour_image(input_shape):
         return colour
-    return "small_cnn"
+    return grey
 
 
 def make_feature_extractor(name, n_features, input_shape, *, hidden_units=(512,),
@@ -327,10 +333,9 @@ def make_feature_extractor(name, n_features, input_shape, *, hidden_units=(512,)
     """
     concrete = name if isinstance(name, type) else resolve_backbone_name(name, input_shape,
                                                                           colour_backbone)
-    own_cnn = concrete in ("small_cnn", "cifar_cnn")
-    channels = (32, 64) if concrete == "small_cnn" else None
+    own_cnn = concrete in ("small_cnn", "cnnbh_mnist", "cifar_cnn")
     backbone = make_backbone(concrete, n_features, input_shape, hidden_units,
-                             channels=channels, weights_path=weights_path)
+                             weights_path=weights_path)
     if own_cnn and feature_units:
         backbone = FeatureLayer(backbone, feature_units, dropout=0.5)
     return backbone, make_augment(input_shape, shift_augment, flip_augment)
@@ -351,12 +356,12 @@ def make_augment(input_shape, shift_augment=0, flip_augment=False):
 
 
 def make_backbone(name, n_features, input_shape, hidden_units=(512,), channels=None,
-                  weights_path=None, colour_backbone="cifar_cnn"):
+                  weights_path=None, colour_backbone="cifar_cnn", grey_backbone="small_cnn"):
     """Build a backbone by name.
 
     ``"auto"`` picks ``colour_backbone`` (default :class:`CifarCNN`) for
-    3-channel images of side >= 32,
-    :class:`SmallCNN` for other images, and :class:`MLPBackbone` when
+    3-channel images of side >= 32, ``grey_backbone`` (default
+    ``"small_cnn"``) for other images, and :class:`MLPBackbone` when
     ``input_shape`` is None. A ``torch.nn.Module`` subclass is called as
     ``cls(n_features=..., input_shape=...)`` and must set ``out_features``.
     ``channels`` overrides the convolution widths of the CNN backbones.
@@ -380,7 +385,7 @@ def make_backbone(name, n_features, input_shape, hidden_units=(512,), channels=N
                 f"backbone {name.__name__} must set an integer attribute 'out_features'."
             )
         return module
-    name = resolve_backbone_name(name, input_shape, colour_backbone)
+    name = resolve_backbone_name(name, input_shape, colour_backbone, grey_backbone)
     if name == "mlp":
         return MLPBackbone(n_features, hidden_units)
     if input_shape is None:
@@ -392,6 +397,8 @@ def make_backbone(name, n_features, input_shape, hidden_units=(512,), channels=N
     conv_kwargs = {} if channels is None else {"channels": tuple(channels)}
     if name == "small_cnn":
         return SmallCNN(input_shape, **conv_kwargs)
+    if name == "cnnbh_mnist":
+        return SmallCNN(input_shape, **{"channels": (32, 32), **conv_kwargs})
     if name == "cifar_cnn":
         return CifarCNN(input_shape, **conv_kwargs)
     raise ValueError(

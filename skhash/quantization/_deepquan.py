@@ -40,10 +40,10 @@ class DeepQuanModule(nn.Module):
     input values is set to zero (masking noise of a denoising autoencoder).
     """
 
-    def __init__(self, n_features, hidden_layer_sizes, code_dim, corruption=0.0, M=1,
+    def __init__(self, n_features, hidden_units, code_dim, corruption=0.0, M=1,
                  normalize=False):
         super().__init__()
-        sizes = [n_features, *hidden_layer_sizes, code_dim]
+        sizes = [n_features, *hidden_units, code_dim]
         self.encoder = _mlp(sizes)
         self.decoder = _mlp(sizes[::-1])
         self.corruption = corruption
@@ -194,7 +194,7 @@ class DeepQuanHasher(BaseQuantizer):
         None for **DAE-PQ**, the baseline without fine-tuning (product
         quantization of the pre-trained autoencoder's code; ``max_epochs``
         is then unused).
-    hidden_layer_sizes : tuple of int, default=(500, 500, 2000)
+    hidden_units : tuple of int, default=(500, 500, 2000)
         Encoder widths before the code layer (mirrored in the decoder).
     corruption : float in [0, 1), default=0.2
         Fraction of input values zeroed at random during training
@@ -233,6 +233,11 @@ verbose, device, random_state :
     interrupted_ : bool
         Whether Ctrl-C ended the training early (the model is still
         complete; see :class:`skhash.base.BaseDeepEncoder`).
+    n_iter_ : int
+        Epochs trained, every phase of the schedule counted (the rows of
+        ``history_``).
+    max_epochs_ : int
+        The epochs ``max_epochs`` resolved to (see ``max_epochs``).
 
     See Also
     --------
@@ -267,7 +272,7 @@ verbose, device, random_state :
     >>> from skhash.datasets import load_digits
     >>> from skhash.quantization import DeepQuanHasher
     >>> X = load_digits().data
-    >>> dq = DeepQuanHasher(M=2, K=16, hidden_layer_sizes=(32,), pretrain_epochs=2,
+    >>> dq = DeepQuanHasher(M=2, K=16, hidden_units=(32,), pretrain_epochs=2,
     ...                     max_epochs=2, random_state=0).fit(X)
     >>> dq.transform(X[:3]).shape
     (3, 2)
@@ -291,7 +296,7 @@ verbose, device, random_state :
         "lam": [Interval(numbers.Real, 0, 1, closed="neither")],
         "eta": [Interval(numbers.Real, 0, None, closed="left")],
         "quantization_loss": [StrOptions({"triplet", "quadratic"}), None],
-        "hidden_layer_sizes": [tuple, list],
+        "hidden_units": [tuple, list],
         "corruption": [Interval(numbers.Real, 0, 1, closed="left")],
         "pretrain_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
         "kmeans_iter": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -306,8 +311,8 @@ verbose, device, random_state :
     early_stopping = False
     n_iter_no_change = 1
 
-    def __init__(self, *, M=2, K=256, n_bits=None, code_dim=None, margin=1.0, lam=0.8,
-                 eta=8.0, quantization_loss="triplet", hidden_layer_sizes=(500, 500, 2000),
+    def __init__(self, M=2, K=256, *, n_bits=None, code_dim=None, margin=1.0, lam=0.8,
+                 eta=8.0, quantization_loss="triplet", hidden_units=(500, 500, 2000),
                  corruption=0.2, normalize=True, pretrain_epochs=20, max_epochs=10,
                  kmeans_iter=20,
                  batch_size=256, lr=1e-3, optimizer="adam", weight_decay=0.0,
@@ -321,7 +326,7 @@ verbose, device, random_state :
         self.lam = lam
         self.eta = eta
         self.quantization_loss = quantization_loss
-        self.hidden_layer_sizes = hidden_layer_sizes
+        self.hidden_units = hidden_units
         self.corruption = corruption
         self.normalize = normalize
         self.pretrain_epochs = pretrain_epochs
@@ -347,7 +352,7 @@ verbose, device, random_state :
                 f"code_dim={self._code_dim} cannot be split into M={self._M} equal subspaces: "
                 f"M * (L / M) != L. Choose code_dim a multiple of M."
             )
-        check_layer_sizes(self.hidden_layer_sizes, "hidden_layer_sizes", name)
+        check_layer_sizes(self.hidden_units, "hidden_units", name)
 
     def _validate_X(self, X, *, reset, y=None):
         X = super()._validate_X(X, reset=reset, y=None)
@@ -363,7 +368,7 @@ verbose, device, random_state :
 
     # --------------------------------------------------------------- network
     def _build_module(self, n_features, n_outputs):
-        return DeepQuanModule(n_features, tuple(int(v) for v in self.hidden_layer_sizes),
+        return DeepQuanModule(n_features, tuple(int(v) for v in self.hidden_units),
                               self._code_dim, corruption=float(self.corruption), M=self._M,
                               normalize=bool(self.normalize))
 

@@ -212,6 +212,11 @@ class DPQQuantizer(BaseQuantizer):
     interrupted_ : bool
         Whether Ctrl-C ended the training early (the model is still
         complete; see :class:`skhash.base.BaseDeepEncoder`).
+    n_iter_ : int
+        Epochs trained, every phase of the schedule counted (the rows of
+        ``history_``).
+    max_epochs_ : int
+        The epochs ``max_epochs`` resolved to (see ``max_epochs``).
 
     Notes
     -----

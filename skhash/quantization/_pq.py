@@ -216,7 +216,7 @@ class ProductQuantizer(LabelFreeQuantizerMixin, TransformerMixin, BaseEstimator)
         "random_state": ["random_state"],
     }
 
-    def __init__(self, *, M=2, K=256, n_bits=None, max_iter=100, n_init=1, random_state=None):
+    def __init__(self, M=2, K=256, *, n_bits=None, max_iter=100, n_init=1, random_state=None):
         self.M = M
         self.K = K
         self.n_bits = n_bits
