@@ -15,6 +15,21 @@ import textwrap
 __all__ = ["SHARED_PARAMETERS", "fill_shared_parameters", "format_default"]
 
 MARKER = "    %(shared_parameters)s\n"
+ATTRIBUTES_MARKER = "    %(shared_attributes)s\n"
+
+# the fitted attributes every deep estimator has (after its own)
+SHARED_ATTRIBUTES = """\
+    n_features_in_ : int
+        Number of features seen during fit.
+    interrupted_ : bool
+        Whether Ctrl-C ended the training early (the model is still
+        complete; see :class:`skhash.base.BaseDeepEncoder`).
+    n_iter_ : int
+        Epochs trained, every phase of the schedule counted (the rows of
+        ``history_``).
+    max_epochs_ : int
+        The epochs ``max_epochs`` resolved to (see ``max_epochs``).
+"""
 
 # name -> (type, description); the order of the rendered entries
 SHARED_PARAMETERS = {
@@ -103,10 +118,20 @@ def documented_parameters(doc):
 
 
 def fill_shared_parameters(cls):
-    """Class decorator: write the shared parameter entries into ``cls.__doc__``."""
+    """Class decorator: write the shared parameter and attribute entries into ``cls.__doc__``.
+
+    The ``%(shared_attributes)s`` line becomes ``SHARED_ATTRIBUTES``; the
+    ``%(shared_parameters)s`` line, when there is one, the entries of the
+    shared parameters the docstring does not document itself.
+    """
     doc = cls.__doc__
+    if ATTRIBUTES_MARKER not in doc:
+        raise ValueError(
+            f"{cls.__name__}'s docstring has no {ATTRIBUTES_MARKER.strip()!r} line.")
+    doc = doc.replace(ATTRIBUTES_MARKER, SHARED_ATTRIBUTES)
     if MARKER not in doc:
-        raise ValueError(f"{cls.__name__}'s docstring has no {MARKER.strip()!r} line.")
+        cls.__doc__ = doc
+        return cls
     own = {name for name, _ in documented_parameters(doc.replace(MARKER, ""))}
     signature = inspect.signature(cls.__init__).parameters
     entries = []

@@ -7,6 +7,7 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
+from .._docstrings import fill_shared_parameters
 from ..base import BaseHasher
 from ..nn import LatentHashNet, make_backbone
 from ..nn._backbones import make_augment, resolve_backbone_name
@@ -39,6 +40,7 @@ class ClassificationLoss(nn.Module):
         return self.cross_entropy(output[0], y)
 
 
+@fill_shared_parameters
 class CNNBHHasher(BaseHasher):
     """CNN-based hashing (CNNBH): classification training, sign-of-layer codes.
 
@@ -105,16 +107,7 @@ class CNNBHHasher(BaseHasher):
         Class labels.
     code_space_ : skhash.codes.HammingSpace
         How codes compare (Hamming distance over ``n_bits``).
-    n_features_in_ : int
-        Number of features seen during fit.
-    interrupted_ : bool
-        Whether Ctrl-C ended the training early (the model is still
-        complete; see :class:`skhash.base.BaseDeepEncoder`).
-    n_iter_ : int
-        Epochs trained, every phase of the schedule counted (the rows of
-        ``history_``).
-    max_epochs_ : int
-        The epochs ``max_epochs`` resolved to (see ``max_epochs``).
+    %(shared_attributes)s
 
     See Also
     --------

@@ -165,15 +165,7 @@ class SSDHHasher(BaseHasher):
     multilabel_ : bool
         Whether the multi-label (max-margin) loss was trained.
     code_space_ : skhash.codes.HammingSpace
-    n_features_in_ : int
-    interrupted_ : bool
-        Whether Ctrl-C ended the training early (the model is still
-        complete; see :class:`skhash.base.BaseDeepEncoder`).
-    n_iter_ : int
-        Epochs trained, every phase of the schedule counted (the rows of
-        ``history_``).
-    max_epochs_ : int
-        The epochs ``max_epochs`` resolved to (see ``max_epochs``).
+    %(shared_attributes)s
 
     See Also
     --------

@@ -15,6 +15,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
+from .._docstrings import fill_shared_parameters
 from ..base import BaseDeepEncoder, BaseQuantizer, _Net, check_layer_sizes
 from ._pq import fit_codebooks, resolve_product_size
 
@@ -148,6 +149,7 @@ class _AutoencoderNet(_Net):
         return self.criterion_(y_pred, X.to(self.device))
 
 
+@fill_shared_parameters
 class DeepQuanHasher(BaseQuantizer):
     """DeepQuan: unsupervised deep product quantization of an autoencoder's code.
 
@@ -229,15 +231,7 @@ verbose, device, random_state :
         ``M * log2(K)`` rounded down.
     net_ : skorch NeuralNet
         The trained autoencoder (``net_.module_``: a :class:`DeepQuanModule`).
-    n_features_in_ : int
-    interrupted_ : bool
-        Whether Ctrl-C ended the training early (the model is still
-        complete; see :class:`skhash.base.BaseDeepEncoder`).
-    n_iter_ : int
-        Epochs trained, every phase of the schedule counted (the rows of
-        ``history_``).
-    max_epochs_ : int
-        The epochs ``max_epochs`` resolved to (see ``max_epochs``).
+    %(shared_attributes)s
 
     See Also
     --------

@@ -208,15 +208,7 @@ class DPQQuantizer(BaseQuantizer):
         ``LUTC_m[c, k] = W_c,m . C_m(k)``, the classifier's lookup tables.
     classifier_bias_ : ndarray of shape (n_classes,)
     code_space_ : skhash.codes.ProductSpace
-    n_features_in_ : int
-    interrupted_ : bool
-        Whether Ctrl-C ended the training early (the model is still
-        complete; see :class:`skhash.base.BaseDeepEncoder`).
-    n_iter_ : int
-        Epochs trained, every phase of the schedule counted (the rows of
-        ``history_``).
-    max_epochs_ : int
-        The epochs ``max_epochs`` resolved to (see ``max_epochs``).
+    %(shared_attributes)s
 
     Notes
     -----
