@@ -169,9 +169,9 @@ class BaseDeepEncoder(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
     finite. No estimator returns codes computed from non-finite weights.
     """
 
-    _parameter_constraints = {
-        "input_shape": [tuple, list, None],
-        "backbone": [StrOptions(set(BACKBONES)), type],
+    # Constraint groups: a method merges the groups it takes (DeepQuan, a
+    # vector autoencoder, takes the training group only).
+    _training_constraints = {
         "hidden_units": [tuple, list],
         "max_epochs": [StrOptions({"auto"}), Interval(numbers.Integral, 1, None, closed="left")],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -179,17 +179,25 @@ class BaseDeepEncoder(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         "optimizer": [StrOptions(set(OPTIMIZERS)), type],
         "weight_decay": [StrOptions({"auto"}), Interval(numbers.Real, 0, None, closed="left")],
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="left"), None],
-        "early_stopping": ["boolean"],
-        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
         "callbacks": [list, None],
         "verbose": ["verbose"],
         "device": [str],
         "random_state": ["random_state"],
-        # image-training recipe (estimators that take images declare these)
+    }
+    _network_constraints = {
+        "input_shape": [tuple, list, None],
+        "backbone": [StrOptions(set(BACKBONES)), type],
+        "early_stopping": ["boolean"],
+        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
+    }
+    # the image-training recipe (estimators that take images declare these)
+    _image_constraints = {
         "shift_augment": [StrOptions({"auto"}), Interval(numbers.Integral, 0, None, closed="left")],
         "flip_augment": [StrOptions({"auto"}), "boolean"],
         "lr_schedule": [StrOptions({"auto", "constant", "cosine", "onecycle"})],
     }
+    _parameter_constraints = {**_training_constraints, **_network_constraints,
+                              **_image_constraints}
 
     # What "auto" means for colour photos of side >= 32 (CIFAR-10 and up):
     # the backbone, and the shift of the augmentation (other images get

@@ -275,12 +275,7 @@ verbose, device, random_state :
     """
 
     _parameter_constraints = {
-        **{
-            name: rule
-            for name, rule in BaseDeepEncoder._parameter_constraints.items()
-            if name not in ("input_shape", "backbone", "hidden_units", "early_stopping",
-                            "n_iter_no_change")
-        },
+        **BaseDeepEncoder._training_constraints,
         "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
         "M": [Interval(numbers.Integral, 1, None, closed="left")],
         "K": [Interval(numbers.Integral, 2, None, closed="left")],
@@ -290,7 +285,6 @@ verbose, device, random_state :
         "lam": [Interval(numbers.Real, 0, 1, closed="neither")],
         "eta": [Interval(numbers.Real, 0, None, closed="left")],
         "quantization_loss": [StrOptions({"triplet", "quadratic"}), None],
-        "hidden_units": [tuple, list],
         "corruption": [Interval(numbers.Real, 0, 1, closed="left")],
         "pretrain_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
         "kmeans_iter": [Interval(numbers.Integral, 1, None, closed="left")],
