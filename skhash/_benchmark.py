@@ -424,7 +424,8 @@ def run_benchmark(args, out=None, progress=None):
         modes = [False, True] if encoder.code_space_.kind == "product" else [False]
         for asymmetric in modes:
             row = {"method": label, "code": code,
-                   "n_bits": round(float(encoder.code_space_.n_bits), 2),
+                   "n_bits": round(float(getattr(encoder.code_space_, "information_bits",
+                                                 encoder.code_space_.n_bits)), 2),
                    "search": ("asym" if asymmetric else "sym")
                    if encoder.code_space_.kind == "product" else "hamming",
                    "fit_s": fit_s}

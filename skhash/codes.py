@@ -112,7 +112,7 @@ class CodeSpace(ABC):
     """
 
     #: "hamming" or "product": what the codes are. A subclass also has
-    #: ``n_bits``, the bits a code takes (``M * log2(K)`` for product codes).
+    #: ``n_bits``, the integer number of bits a code takes.
     kind = None
 
     @abstractmethod
@@ -476,7 +476,14 @@ class ProductSpace(CodeSpace):
 
     @property
     def n_bits(self):
-        """Bits per code: ``M * log2(K)``."""
+        """Bits a code takes, an integer as :attr:`HammingSpace.n_bits`:
+        ``M * ceil(log2(K))`` (``M * log2(K)`` when ``K`` is a power of 2)."""
+        return int(self.M * int(np.ceil(np.log2(self.K)))) if self.K > 1 else 0
+
+    @property
+    def information_bits(self):
+        """``M * log2(K)``: the information in a code (fractional for a ``K``
+        that is not a power of 2, such as a 75 x 75 SOM's 12.46 bits)."""
         return float(self.M * np.log2(self.K))
 
     def check_codes(self, codes, name="codes"):

@@ -130,7 +130,10 @@ def test_vector_quantization_is_m_equal_one():
     codes = space.encode(v)
     brute = np.argmin(((v[:, None] - space.codebooks[0][None]) ** 2).sum(-1), axis=1)
     np.testing.assert_array_equal(codes[:, 0], brute)
-    assert space.n_bits == 3.0 and space.code_dtype == np.uint8
+    assert space.n_bits == 3 and isinstance(space.n_bits, int) and space.code_dtype == np.uint8
+    # a K that is not a power of 2: whole bits to store, fractional information
+    som_like = ProductSpace(rng.normal(size=(1, 5625, 2)))
+    assert som_like.n_bits == 13 and som_like.information_bits == pytest.approx(12.457, abs=1e-3)
 
 
 def test_product_code_dtype_and_errors():
