@@ -5,6 +5,7 @@ Run ``skhash benchmark --help`` (or ``python -m skhash benchmark``).
 
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -442,11 +443,18 @@ def run_benchmark(args, out=None, progress=None):
                   f"mAP@all={row['mAP@all']:.4f}"
                   f"{f' (paper {paper:.4f})' if paper is not None else ''} fit {fit_s:.1f} s",
                   file=progress, flush=True)
+        if args.output:  # after every fit: a long run stopped half-way keeps its rows
+            _write_json(args, rows, complete=i == len(runs))
     _print_table(rows, out)
-    if args.output:
-        with open(args.output, "w") as fh:
-            json.dump({"args": vars(args), "results": rows}, fh, indent=2)
     return rows
+
+
+def _write_json(args, rows, complete):
+    """Write the rows so far to ``args.output`` (atomically: a temporary file renamed)."""
+    tmp = f"{args.output}.tmp"
+    with open(tmp, "w") as fh:
+        json.dump({"args": vars(args), "complete": complete, "results": rows}, fh, indent=2)
+    os.replace(tmp, args.output)
 
 
 def _print_table(rows, out):

@@ -20,9 +20,32 @@ def test_benchmark_on_digits_prints_table(tmp_path, capsys):
         assert col in header
     assert len(lines) == 2 + 2  # header, rule, one row per code size
     assert "[2/2] cnnbh 16 bits" in captured.err  # progress display
-    results = json.loads(out.read_text())["results"]
+    written = json.loads(out.read_text())
+    assert written["complete"] and not (tmp_path / "r.json.tmp").exists()
+    results = written["results"]
     assert [r["n_bits"] for r in results] == [8, 16]
     assert all(0 < r["mAP@all"] <= 1 for r in results)
+
+
+def test_benchmark_json_keeps_the_rows_of_a_run_stopped_half_way(tmp_path, monkeypatch):
+    """The JSON is rewritten after every fit: a run killed after its first fit has that row."""
+    from skhash import _benchmark
+
+    out = tmp_path / "r.json"
+    real = _benchmark.evaluate
+    calls = []
+
+    def evaluate_then_stop(*args, **kwargs):
+        if calls:
+            raise KeyboardInterrupt  # the second code size: the run is stopped
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_benchmark, "evaluate", evaluate_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        main(["benchmark", "--bits", "8", "16", "--epochs", "1", "--output", str(out)])
+    written = json.loads(out.read_text())
+    assert not written["complete"] and [r["n_bits"] for r in written["results"]] == [8]
 
 
 def test_module_entry_point_help():
