@@ -35,22 +35,22 @@ def test_weighted_triplet_loss_and_gradient_hand_values():
     # ||z - C+|| = 5, ||z - C-|| = 10
     z = torch.zeros(1, 2, requires_grad=True)
     pos, neg = torch.tensor([[3.0, 4.0]]), torch.tensor([[6.0, 8.0]])
-    loss = weighted_triplet_loss(z, pos, neg, margin=4.0, lam=0.5)
+    loss = weighted_triplet_loss(z, pos, neg, margin=4.0, negative_weight=0.5)
     assert loss.item() == pytest.approx(4.0 - (0.5 * 10 - 5), abs=1e-6)
     loss.sum().backward()
-    # d/dz [s - lam ||z - C-|| + ||z - C+||] = -lam (z - C-)/10 + (z - C+)/5
+    # d/dz [s - negative_weight ||z - C-|| + ||z - C+||] = -negative_weight (z - C-)/10 + (z - C+)/5
     np.testing.assert_allclose(z.grad.numpy(), [[0.3 - 0.6, 0.4 - 0.8]], atol=1e-6)
 
     # satisfied margin: zero loss, zero gradient
     z2 = torch.zeros(1, 2, requires_grad=True)
-    loss2 = weighted_triplet_loss(z2, pos, neg, margin=1.0, lam=0.9)  # 1 - (9 - 5) < 0
+    loss2 = weighted_triplet_loss(z2, pos, neg, margin=1.0, negative_weight=0.9)  # 1 - (9 - 5) < 0
     assert loss2.item() == 0.0
     loss2.sum().backward()
     np.testing.assert_array_equal(z2.grad.numpy(), 0.0)
 
 
 def test_loss_module_terms_hand_values():
-    crit = DeepQuanLoss(margin=3.0, lam=0.5, eta=0.1)
+    crit = DeepQuanLoss(margin=3.0, negative_weight=0.5, eta=0.1)
     z = torch.tensor([[0.1, 0.0, 0.0, 0.0]])
     x, x_hat = torch.tensor([[1.0, 2.0]]), torch.tensor([[0.0, 0.0]])
     # before codebooks: reconstruction only (squared error per feature, D = 2)
@@ -164,8 +164,8 @@ def test_retrieval_beats_chance_symmetric_and_asymmetric(fitted, data):
     [
         (dict(K=2000), "K=2000 codewords per subspace need at least 2000 training samples"),
         (dict(M=3, code_dim=16), r"M \* \(L / M\) != L"),
-        (dict(lam=1.0), "'lam' parameter"),
-        (dict(lam=0.0), "'lam' parameter"),
+        (dict(negative_weight=1.0), "'negative_weight' parameter"),
+        (dict(negative_weight=0.0), "'negative_weight' parameter"),
         (dict(margin=-0.5), "'margin' parameter"),
         (dict(n_bits=10, K=16), "n_bits=10 cannot be met with K=16"),
         (dict(n_bits=8, K=24), "K to be a power of 2"),

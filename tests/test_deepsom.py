@@ -203,7 +203,7 @@ def test_pairwise_loss_by_hand():
 
 def test_loss_combines_terms_and_waits_for_the_som():
     torch.manual_seed(0)
-    loss = DeepSOMLoss(lam=0.5, n_pairs=8)
+    loss = DeepSOMLoss(quantization_weight=0.5, n_pairs=8)
     out = (torch.randn(6, 3), torch.randn(6, 4), torch.randn(6, 9))
     y = torch.tensor([0, 0, 1, 1, 2, 2])
     ce = torch.nn.functional.cross_entropy(out[0], y)
@@ -319,7 +319,7 @@ def test_embedding_dim_and_vectors(data):
         (dict(initial_radius=0.0), "'initial_radius'"),
         (dict(initial_radius=-3.0), "'initial_radius'"),
         (dict(final_radius=0.0), "'final_radius'"),
-        (dict(lam=-1.0), "'lam'"),
+        (dict(quantization_weight=-1.0), "'quantization_weight'"),
         (dict(n_alternations=-1), "'n_alternations'"),
     ],
 )

@@ -83,8 +83,8 @@ def _assigned_and_negative(z, codebooks):
     return codebooks[parts, pos].reshape(n, M * d), codebooks[parts, neg].reshape(n, M * d)
 
 
-def weighted_triplet_loss(z, positive, negative, margin, lam):
-    """Per-sample ``max(margin - (lam * ||z - C-|| - ||z - C+||), 0)``.
+def weighted_triplet_loss(z, positive, negative, margin, negative_weight):
+    """Per-sample ``max(margin - (negative_weight * ||z - C-|| - ||z - C+||), 0)``.
 
     ``z``, ``positive`` (``C+``) and ``negative`` (``C-``) have shape (n, L);
     returns shape (n,). The norms are Euclidean (not squared); a tiny
@@ -92,7 +92,7 @@ def weighted_triplet_loss(z, positive, negative, margin, lam):
     """
     d_pos = torch.sqrt(((z - positive) ** 2).sum(1) + _EPS)
     d_neg = torch.sqrt(((z - negative) ** 2).sum(1) + _EPS)
-    return torch.relu(margin - (lam * d_neg - d_pos))
+    return torch.relu(margin - (negative_weight * d_neg - d_pos))
 
 
 class DeepQuanLoss(nn.Module):
@@ -104,9 +104,9 @@ class DeepQuanLoss(nn.Module):
     pre-training) only the reconstruction term is used.
     """
 
-    def __init__(self, *, margin=1.0, lam=0.8, eta=8.0, quantization_loss="triplet"):
+    def __init__(self, *, margin=1.0, negative_weight=0.8, eta=8.0, quantization_loss="triplet"):
         super().__init__()
-        self.margin, self.lam, self.eta = margin, lam, eta
+        self.margin, self.negative_weight, self.eta = margin, negative_weight, eta
         self.quantization_loss = quantization_loss
         self.register_buffer("codebooks", torch.zeros(0, 0, 0))
 
@@ -128,7 +128,7 @@ class DeepQuanLoss(nn.Module):
             positive, negative = _assigned_and_negative(z, self.codebooks)
             if self.quantization_loss == "triplet":
                 terms["triplet"] = weighted_triplet_loss(
-                    z, positive, negative, self.margin, self.lam
+                    z, positive, negative, self.margin, self.negative_weight
                 ).mean()
             else:
                 terms["quadratic"] = ((z - positive) ** 2).sum(1).mean()
@@ -183,7 +183,7 @@ class DeepQuanHasher(BaseQuantizer):
         multiple of ``M``.
     margin : float, default=1.0
         Margin ``s >= 0`` of the weighted triplet loss.
-    lam : float, default=0.8
+    negative_weight : float, default=0.8
         Weight ``lambda`` in (0, 1) of the distance to the negative codewords.
     eta : float, default=8.0
         Weight ``eta >= 0`` of the reconstruction term ``||x - g(z)||^2 / D``
@@ -242,7 +242,7 @@ verbose, device, random_state :
     -----
     J. Chen, W. K. Cheung and A. Wang, "Learning Deep Unsupervised Binary
     Codes for Image Retrieval", IJCAI 2018. The per-sample objective is
-    ``max(s - (lam * ||z - C-|| - ||z - C+||), 0) + eta * ||x - g(z)||^2``
+    ``max(s - (negative_weight * ||z - C-|| - ||z - C+||), 0) + eta * ||x - g(z)||^2``
     (batch means), where ``C+`` concatenates the codewords assigned to
     ``z`` and ``C-`` one random non-assigned codeword per subspace.
 
@@ -282,7 +282,7 @@ verbose, device, random_state :
         "n_bits": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "code_dim": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "margin": [Interval(numbers.Real, 0, None, closed="left")],
-        "lam": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "negative_weight": [Interval(numbers.Real, 0, 1, closed="neither")],
         "eta": [Interval(numbers.Real, 0, None, closed="left")],
         "quantization_loss": [StrOptions({"triplet", "quadratic"}), None],
         "corruption": [Interval(numbers.Real, 0, 1, closed="left")],
@@ -299,7 +299,7 @@ verbose, device, random_state :
     early_stopping = False
     n_iter_no_change = 1
 
-    def __init__(self, M=2, K=256, *, n_bits=None, code_dim=None, margin=1.0, lam=0.8,
+    def __init__(self, M=2, K=256, *, n_bits=None, code_dim=None, margin=1.0, negative_weight=0.8,
                  eta=8.0, quantization_loss="triplet", hidden_units=(500, 500, 2000),
                  corruption=0.2, normalize=True, pretrain_epochs=20, max_epochs=10,
                  kmeans_iter=20,
@@ -311,7 +311,7 @@ verbose, device, random_state :
         self.n_bits = n_bits
         self.code_dim = code_dim
         self.margin = margin
-        self.lam = lam
+        self.negative_weight = negative_weight
         self.eta = eta
         self.quantization_loss = quantization_loss
         self.hidden_units = hidden_units
@@ -361,7 +361,7 @@ verbose, device, random_state :
                               normalize=bool(self.normalize))
 
     def _build_criterion(self, n_outputs):
-        return DeepQuanLoss(margin=float(self.margin), lam=float(self.lam),
+        return DeepQuanLoss(margin=float(self.margin), negative_weight=float(self.negative_weight),
                             eta=float(self.eta), quantization_loss=self.quantization_loss)
 
     def _split(self, X, y, rng):

@@ -130,7 +130,9 @@ class DeepSOMModule(nn.Module):
 
 
 class DeepSOMLoss(nn.Module):
-    """``cross_entropy(logits, y) + lam * pairwise_quantization_loss(U, pairs, margin)``.
+    """``cross_entropy(logits, y) + quantization_weight * L_q(U, pairs, margin)``.
+
+    ``L_q`` is :func:`pairwise_quantization_loss`.
 
     ``n_pairs`` balanced pairs are drawn from each batch
     (:func:`sample_pairs`). The quantization term is switched on by
@@ -138,9 +140,9 @@ class DeepSOMLoss(nn.Module):
     pre-training it is off).
     """
 
-    def __init__(self, lam=1.0, n_pairs=256, margin=0.1):
+    def __init__(self, quantization_weight=1.0, n_pairs=256, margin=0.1):
         super().__init__()
-        self.lam = float(lam)
+        self.quantization_weight = float(quantization_weight)
         self.n_pairs = int(n_pairs)
         self.margin = None if margin is None else float(margin)
         self.quantization = False
@@ -148,7 +150,7 @@ class DeepSOMLoss(nn.Module):
     def terms(self, output, y):
         """``{"classification": ..., "quantization": ...}`` scalar tensors."""
         logits, _, U = output
-        if self.quantization and self.lam > 0:
+        if self.quantization and self.quantization_weight > 0:
             quant = pairwise_quantization_loss(U, *sample_pairs(y, self.n_pairs),
                                                margin=self.margin)
         else:
@@ -157,7 +159,7 @@ class DeepSOMLoss(nn.Module):
 
     def forward(self, output, y):
         terms = self.terms(output, y)
-        return terms["classification"] + self.lam * terms["quantization"]
+        return terms["classification"] + self.quantization_weight * terms["quantization"]
 
 
 @fill_shared_parameters
@@ -174,7 +176,7 @@ class DeepSOMQuantizer(BaseQuantizer):
        on a 2-D grid; its output map is ``U = z C^T``, the similarity of the
        normalised feature ``z`` to every codeword.
 
-    Loss: ``cross_entropy + lam * L_q``, where ``L_q`` is the supervised
+    Loss: ``cross_entropy + quantization_weight * L_q``, where ``L_q`` is the supervised
     quantization loss over balanced pairs drawn from each batch
     (:func:`pairwise_quantization_loss`): ``||U_a - U_b||^2 / m`` averaged
     over similar pairs minus the same over dissimilar pairs.
@@ -214,7 +216,7 @@ class DeepSOMQuantizer(BaseQuantizer):
     n_alternations : int >= 0, default=10
         Rounds of {train the network, retrain the SOM} after the SOM's first
         training; 0 gives DeepSOM-0.
-    lam : float >= 0, default=1.0
+    quantization_weight : float >= 0, default=1.0
         Weight of the quantization loss.
     margin : float >= 0 or None, default=0.1
         Dissimilar pairs of the quantization loss are pushed apart only until
@@ -291,7 +293,7 @@ class DeepSOMQuantizer(BaseQuantizer):
     crops, flips and a one-cycle schedule) instead of an ImageNet-pretrained
     CNN-F; Adam instead of SGD; pairs are drawn within
     each batch and the loss terms are means (over pairs, and over the
-    nodes of ``U``), so ``lam`` does not depend on the map size; the
+    nodes of ``U``), so ``quantization_weight`` does not depend on the map size; the
     SOM's codewords are set by the SOM algorithm only (not by SGD); the
     defaults (a 20 x 20 map, radius 10) suit 28 x 28 images on a CPU, where
     the paper uses a 75 x 75 map with radius 65. See the docs page for the
@@ -319,7 +321,7 @@ class DeepSOMQuantizer(BaseQuantizer):
         **BaseQuantizer._parameter_constraints,
         "map_shape": [tuple, list],
         "n_alternations": [Interval(numbers.Integral, 0, None, closed="left")],
-        "lam": [Interval(numbers.Real, 0, None, closed="left")],
+        "quantization_weight": [Interval(numbers.Real, 0, None, closed="left")],
         "margin": [Interval(numbers.Real, 0, None, closed="left"), None],
         "initial_radius": [StrOptions({"auto"}), Interval(numbers.Real, 0, None, closed="neither")],
         "final_radius": [Interval(numbers.Real, 0, None, closed="neither")],
@@ -336,7 +338,7 @@ class DeepSOMQuantizer(BaseQuantizer):
         map_shape=(20, 20),
         *,
         n_alternations=10,
-        lam=1.0,
+        quantization_weight=1.0,
         margin=0.1,
         initial_radius="auto",
         final_radius=0.5,
@@ -367,7 +369,7 @@ class DeepSOMQuantizer(BaseQuantizer):
     ):
         self.map_shape = map_shape
         self.n_alternations = n_alternations
-        self.lam = lam
+        self.quantization_weight = quantization_weight
         self.margin = margin
         self.initial_radius = initial_radius
         self.final_radius = final_radius
@@ -414,7 +416,8 @@ class DeepSOMQuantizer(BaseQuantizer):
         return self.max_epochs_ + self.n_alternations * self.alternation_epochs
 
     def _build_criterion(self, n_outputs):
-        return DeepSOMLoss(lam=self.lam, n_pairs=self.n_pairs, margin=self.margin)
+        return DeepSOMLoss(quantization_weight=self.quantization_weight, n_pairs=self.n_pairs,
+                           margin=self.margin)
 
     # --------------------------------------------------------------- schedule
     def _train(self, X, y):
