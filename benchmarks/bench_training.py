@@ -179,6 +179,7 @@ def _optimizer(est, module, criterion, n, bs):
     kwargs = {k.split("__", 1)[1]: v for k, v in est._optimizer_params().items()}
     optimizer = est._optimizer_class()(params, lr=float(est._recipe("lr")), **kwargs)
     est._batches_per_epoch = n // bs + (n % bs > 1)  # as fit sets it (per-batch schedules)
+    est._resolve_max_epochs(est._batches_per_epoch)  # and max_epochs_ ("auto" resolved)
     for _, callback in est._schedule_callbacks():
         if isinstance(callback, LRScheduler):
             policy = callback.policy
@@ -227,7 +228,7 @@ def time_plain(est, X, y, compile_module=False):
 
         gc.collect()
         t0 = time.perf_counter()
-        for epoch in range(est.max_epochs):
+        for epoch in range(est.max_epochs_):
             if warmup is not None and hasattr(criterion, "ramp"):  # SSDH's _WarmUp callback
                 criterion.ramp = min(1.0, epoch / warmup) if warmup else 1.0
             module.train()
