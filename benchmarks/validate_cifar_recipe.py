@@ -4,8 +4,9 @@ The CNNH protocol's 5,000 training images (500 per class, seed 0) are split
 again, 4,500 to train and 500 to validate (the last 500 of a permutation
 drawn with ``--split-seed``); the queries are never used. For each setting a
 ``CNNBHHasher`` is fitted on the 4,500 and judged on the 500: the accuracy
-of ``predict`` and the mAP of their codes against the 4,500 training codes. The CNNBH docs page's recipe tables
-(optimizer / schedule, then ``max_epochs`` 30 / 60 / 100) come from this.
+of ``predict`` and the mAP of their codes against the 4,500 training codes.
+The CNNBH docs page's recipe tables (optimizer / schedule, then
+``max_epochs`` 30 / 60 / 100) come from this selection.
 
     python benchmarks/validate_cifar_recipe.py --data-home ../shared/data/cifar10-jpeg \\
         --params '{"max_epochs": 60}' '{"max_epochs": 100}'
