@@ -50,7 +50,7 @@ X_db, y_db = X[split.database], y[split.database]
 # stops after the first SOM (DeepSOM-0). Both start from the same
 # pre-trained network (same ``random_state``).
 common = dict(map_shape=(10, 10), input_shape=digits.input_shape, max_epochs=15,
-              som_iterations=3000, random_state=0)
+              som_n_iter=3000, random_state=0)
 models = {
     "DeepSOM-0": DeepSOMQuantizer(n_alternations=0, **common),
     "DeepSOM": DeepSOMQuantizer(n_alternations=5, **common),
@@ -103,7 +103,7 @@ fig.tight_layout()
 # grid.
 model_2d = DeepSOMQuantizer(map_shape=(20, 20), embedding_dim=2, n_alternations=2,
                             input_shape=digits.input_shape, max_epochs=15,
-                            som_iterations=3000, random_state=0).fit(X_db, y_db)
+                            som_n_iter=3000, random_state=0).fit(X_db, y_db)
 retriever = KNeighborsRetriever(FrozenEstimator(model_2d)).fit(X_db, y_db)
 print(f"2-unit fc8, 20 x 20 map: mAP {retriever.score(X_query, y_query):.4f}")
 fig, axes = plt.subplots(1, 2, figsize=(11, 5))

@@ -490,21 +490,23 @@ def build_parser():
     b.add_argument("--codes", nargs="+", default=["8x64"], metavar="MxK",
                    help="product-code sizes of the quantizers, M parts of K codewords "
                         "(default 8x64: 48 bits)")
-    b.add_argument("--dpq-ablation", nargs="+", choices=sorted(DPQ_ABLATIONS),
-                   help="DPQ: loss variants to compare (full, no_central, no_gini_batch, "
-                        "no_gini_sample)")
-    b.add_argument("--deepquan-variants", nargs="+", choices=sorted(DEEPQUAN_VARIANTS),
-                   help="DeepQuan: variants to compare (full; dae_pq = PQ on the pre-trained "
-                        "autoencoder code; triplet_only and quadratic_only = eta 0 with the "
-                        "weighted triplet or the quadratic PQ loss; quadratic = quadratic + "
-                        "reconstruction). Label-free methods (deepquan, pq, itq, lsh) train on "
-                        "the whole database without labels under the cnnh and random protocols")
+    # the variants a method can compare (one option per method)
+    variants = [
+        ("--dpq-ablation", DPQ_ABLATIONS, "DPQ: loss variants to compare (full, no_central, "
+         "no_gini_batch, no_gini_sample)"),
+        ("--deepquan-variants", DEEPQUAN_VARIANTS, "DeepQuan: variants to compare (full; dae_pq "
+         "= PQ on the pre-trained autoencoder code; triplet_only and quadratic_only = eta 0 "
+         "with the weighted triplet or the quadratic PQ loss; quadratic = quadratic + "
+         "reconstruction). Label-free methods (deepquan, pq, itq, lsh) train on the whole "
+         "database without labels under the cnnh and random protocols"),
+        ("--deepsom-variants", DEEPSOM_VARIANTS, "DeepSOM: variants to compare (full; zero = "
+         "DeepSOM-0, pre-training and SOM only)"),
+    ]
+    for option, choices, text in variants:
+        b.add_argument(option, nargs="+", choices=sorted(choices), help=text)
     b.add_argument("--map-shape", nargs="+", default=["20x20"], metavar="ROWSxCOLS",
                    help="DeepSOM: SOM grid sizes (default 20x20: 400 nodes, log2(400) = 8.6 "
                         "bits)")
-    b.add_argument("--deepsom-variants", nargs="+", choices=sorted(DEEPSOM_VARIANTS),
-                   help="DeepSOM: variants to compare (full; zero = DeepSOM-0, pre-training "
-                        "and SOM only)")
     b.add_argument("--alternations", type=int, default=None,
                    help="DeepSOM: override n_alternations (rounds of network / SOM training)")
     b.add_argument("--protocol", choices=["cnnh", "dsh", "ssdh", "unseen", "random"],

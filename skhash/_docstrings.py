@@ -1,4 +1,9 @@
-"""The shared parameters of the deep estimators, documented once.
+"""Documentation written once: the shared parameters of the deep estimators,
+and docstring snippets that several public functions share.
+
+``@fill_doc`` replaces each line ``%(name)s`` of a docstring with the
+snippet ``DOC_SNIPPETS[name]``, indented as the marker (numpydoc reads the
+result, as it does imbalanced-learn's and MNE's substituted docstrings).
 
 ``@fill_shared_parameters`` replaces the line ``%(shared_parameters)s`` of an
 estimator's docstring with a numpydoc entry for each parameter of
@@ -12,7 +17,8 @@ import inspect
 import re
 import textwrap
 
-__all__ = ["SHARED_PARAMETERS", "fill_shared_parameters", "format_default"]
+__all__ = ["DOC_SNIPPETS", "SHARED_PARAMETERS", "fill_doc", "fill_shared_parameters",
+           "format_default"]
 
 MARKER = "    %(shared_parameters)s\n"
 ATTRIBUTES_MARKER = "    %(shared_attributes)s\n"
@@ -143,3 +149,89 @@ def fill_shared_parameters(cls):
                                      subsequent_indent=" " * 8) + "\n")
     cls.__doc__ = doc.replace(MARKER, "".join(entries))
     return cls
+
+
+# name -> text, indented relative to the marker's line
+DOC_SNIPPETS = {
+    # metrics: the labels and the ranking of a ranked metric
+    "labels": """\
+query_labels : array-like of shape (n_queries,) or (n_queries, n_labels)
+    1-D class labels or 2-D 0/1 indicator matrix; see :func:`relevance`.
+database_labels : array-like of shape (n_database,) or (n_database, n_labels)
+    Labels of the database items, of the same kind as `query_labels`.""",
+    "ranking": """\
+ranking : array-like of int, shape (n_queries, n_ranked)
+    Database indices in ranked order per query, nearest first, without
+    duplicates.""",
+    "ranked_k_parameters": """\
+Parameters
+----------
+query_labels : array-like of shape (n_queries,) or (n_queries, n_labels)
+    1-D class labels or 2-D 0/1 indicator matrix; see :func:`relevance`.
+database_labels : array-like of shape (n_database,) or (n_database, n_labels)
+    Labels of the database items, of the same kind as `query_labels`.
+ranking : array-like of int, shape (n_queries, n_ranked)
+    Database indices in ranked order per query, nearest first, without
+    duplicates.
+k : int
+    Cut-off, ``1 <= k <= n_ranked``.
+
+Returns
+-------""",
+    "k_raises": """\
+Raises
+------
+ValueError
+    On invalid labels or `ranking` (see :func:`mean_average_precision`)
+    or if `k` is out of range.""",
+    # datasets: the Bunch a loader returns
+    "bunch_returns": """\
+return_X_y : bool, default=False
+    If True, return ``(data, target)`` instead of a Bunch.
+
+Returns
+-------
+data : :class:`~sklearn.utils.Bunch`
+    Dictionary-like object with the attributes
+""",
+    "bunch_tail": """\
+    DESCR : str
+        Short description of the dataset.
+
+(data, target) : tuple of ndarray
+    Returned instead when ``return_X_y`` is True.""",
+    # protocols: the seed and the split they return
+    "split_returns": """\
+random_state : int, RandomState instance or None, default=None
+    Controls all the sampling; pass an int for reproducible splits.
+
+Returns
+-------
+split : RetrievalSplit""",
+    # the linear baselines' last attributes
+    "hamming_attributes": """\
+code_space_ : skhash.codes.HammingSpace
+    How codes compare (Hamming distance over ``n_bits``).
+n_features_in_ : int
+    Number of features seen during fit.""",
+}
+
+_SNIPPET_LINE = re.compile(r"^( *)%\((\w+)\)s$", re.MULTILINE)
+
+
+def fill_doc(obj):
+    """Decorator: replace each line ``%(name)s`` of ``obj.__doc__`` with
+    ``DOC_SNIPPETS[name]``, indented as the marker.
+
+    An unknown name is an error at import, not a page with a hole.
+    """
+    def snippet(match):
+        indent, name = match.groups()
+        if name not in DOC_SNIPPETS:
+            raise KeyError(f"{obj.__qualname__}'s docstring asks for an unknown snippet "
+                           f"{name!r}; known: {sorted(DOC_SNIPPETS)}.")
+        return "\n".join(indent + line if line else ""
+                         for line in DOC_SNIPPETS[name].split("\n"))
+
+    obj.__doc__ = _SNIPPET_LINE.sub(snippet, obj.__doc__)
+    return obj

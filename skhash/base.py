@@ -7,7 +7,11 @@ A concrete method subclasses :class:`BaseDeepEncoder` (through
 * ``_build_module(n_features, n_outputs)`` -> a fresh ``torch.nn.Module``;
 * ``_build_criterion(n_outputs)`` -> a fresh loss module called as
   ``criterion(module_output, y_batch)``;
-* optionally ``_prepare_target(y)`` and ``_after_fit(X, y)``.
+* optionally ``_prepare_target(y)``, ``_check_params_consistency()``,
+  ``_check_params_vs_input(X_train, n_samples)`` and ``_after_fit(X, y)``.
+
+Inference runs through ``_infer`` (the one path: eval mode, batches, the
+caller's RNG untouched).
 
 The base validates parameters and data, seeds everything from
 ``random_state`` without touching the caller's global RNG, takes a
@@ -274,7 +278,7 @@ class BaseDeepEncoder(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         else:
             X = validate_data(self, X, reset=reset, **kwargs)
         if reset:
-            self._input_shape = _check_input_shape(self.input_shape)
+            self._input_shape = _check_input_shape(self._param("input_shape", None))
             if image_shape is not None and self._input_shape is None:
                 self._input_shape = image_shape
         shape = self._input_shape
@@ -285,16 +289,33 @@ class BaseDeepEncoder(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
             )
         if shape is not None and int(np.prod(shape)) != X.shape[1]:
             raise ValueError(
-                f"input_shape={self.input_shape!r} holds {int(np.prod(shape))} values, "
+                f"input_shape={shape} holds {int(np.prod(shape))} values, "
                 f"but X has {X.shape[1]} features per row."
             )
         return (X, y) if reset else X
 
+    def _param(self, name, default):
+        """Parameter ``name``, or ``default`` for an estimator that does not take it.
+
+        The base serves estimators that take only some of the shared
+        parameters (DeepQuan, a vector autoencoder, has no ``input_shape``,
+        backbone or early stopping): what an estimator takes is what its
+        ``_parameter_constraints`` declare.
+        """
+        return getattr(self, name) if name in self._parameter_constraints else default
+
     def _check_params_consistency(self):
-        if self.early_stopping and not self.validation_fraction:
+        """Checks between parameters, before any data is seen (the data-dependent
+        ones are in :meth:`_check_params_vs_input`)."""
+        if self._param("early_stopping", False) and not self.validation_fraction:
             raise ValueError("early_stopping=True needs validation_fraction > 0.")
         if "hidden_units" in self._parameter_constraints:
             check_layer_sizes(self.hidden_units, "hidden_units", type(self).__name__)
+
+    def _check_params_vs_input(self, X_train, n_samples):
+        """Checks of the parameters against the data, once per fit: ``X_train``
+        is what the network trains on (after the validation split of
+        ``n_samples`` rows). Nothing by default."""
 
     # ---------------------------------------------------------------- fitting
     def fit(self, X, y=None):
@@ -346,6 +367,7 @@ class BaseDeepEncoder(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
         X_train, y_train, valid = self._split(X, y_t, rng)
+        self._check_params_vs_input(X_train, X.shape[0])
         n_train = X_train.shape[0]
         batch_size = min(self.batch_size, n_train)
         drop_last = n_train % batch_size == 1  # a last batch of one sample breaks BatchNorm
@@ -496,10 +518,10 @@ class BaseDeepEncoder(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         flip (digits must not be mirrored).
         """
         colour = is_colour_image(self._input_shape)
-        shift = getattr(self, "shift_augment", 0)
+        shift = self._param("shift_augment", 0)
         if shift == "auto":
             shift = self._colour_shift if colour else self._grey_shift
-        flip = getattr(self, "flip_augment", False)
+        flip = self._param("flip_augment", False)
         if flip == "auto":
             flip = colour
         return int(shift), bool(flip)
@@ -520,7 +542,7 @@ class BaseDeepEncoder(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         """The value of optimisation parameter ``name`` for this fit: the
         parameter itself, or for "auto" the colour-photo recipe
         (``_colour_recipe``) or the default one (``_default_recipe``)."""
-        value = getattr(self, name, "auto")
+        value = self._param(name, "auto")
         if isinstance(value, str) and value == "auto":
             recipe = (self._colour_recipe if is_colour_image(self._input_shape)
                       else self._default_recipe)
@@ -599,7 +621,7 @@ class BaseDeepEncoder(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         callbacks.extend(self._schedule_callbacks())
         if self.verbose:
             callbacks.append(("progress", ProgressBar()))
-        if self.early_stopping:
+        if self._param("early_stopping", False):
             callbacks.append(
                 (
                     "early_stopping",
@@ -611,13 +633,38 @@ class BaseDeepEncoder(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         return callbacks
 
     # -------------------------------------------------------------- inference
-    def _forward(self, X):
-        """Module outputs on validated X in eval mode, as CPU tensors."""
+    def _infer(self, X, part=None, *, reduce=None, call=None):
+        """The one inference path: the trained module on validated ``X`` in
+        eval mode, batch by batch, on the module's device; CPU tensors.
+
+        ``part`` picks one output of a module that returns a tuple (None:
+        the whole output, which must then be a tensor); ``reduce`` maps each
+        batch's tensor before it is kept (memory: one batch of a large
+        output at a time); ``call`` replaces the module's ``forward`` (e.g.
+        an encoder-only half). The caller's global torch RNG and the
+        module's train / eval mode are left as they were.
+        """
         check_is_fitted(self, "net_")
-        # the DataLoader draws a seed from the global RNG: keep the caller's
-        with torch.no_grad(), torch.random.fork_rng(devices=[]):
-            out = self.net_.forward(X, training=False, device="cpu")
-        return out if isinstance(out, tuple) else (out,)
+        module = self.net_.module_
+        call = module if call is None else call
+        device = next(itertools.chain(module.parameters(), module.buffers())).device
+        step = max(1, int(self.net_.batch_size))
+        was_training = module.training
+        module.eval()
+        chunks = []
+        try:
+            with torch.no_grad(), torch.random.fork_rng(devices=[]):
+                for start in range(0, X.shape[0], step):
+                    out = call(torch.from_numpy(np.ascontiguousarray(
+                        X[start:start + step])).to(device))
+                    if part is not None:
+                        out = out[part]
+                    if reduce is not None:
+                        out = reduce(out)
+                    chunks.append(out.cpu())
+        finally:
+            module.train(was_training)
+        return torch.cat(chunks)
 
     def _validated(self, X):
         check_is_fitted(self, "net_")

@@ -44,11 +44,8 @@ def _map_of(estimator):
             f"{type(estimator).__name__}."
         )
     check_is_fitted(estimator, "grid_")
-    if hasattr(estimator, "codebook_"):
-        codebook = estimator.codebook_
-    else:
-        codebook = estimator.codebooks_[0]
-    return np.asarray(codebook, dtype=np.float64), estimator.grid_, estimator.map_shape_
+    codebook = np.asarray(estimator.codebooks_[0], dtype=np.float64)
+    return codebook, estimator.grid_, estimator.map_shape_
 
 
 def plot_response_map(estimator, x, *, ax=None, cmap="viridis", colorbar=True,

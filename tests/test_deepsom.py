@@ -18,7 +18,7 @@ from skhash.quantization._deepsom import DeepSOMLoss, pairwise_quantization_loss
 from skhash.quantization._som import decay_schedule, grid_coordinates, som_step
 
 FAST = dict(map_shape=(6, 6), n_alternations=2, alternation_epochs=1, max_epochs=3,
-            som_iterations=600, input_shape=(1, 8, 8), random_state=0)
+            som_n_iter=600, input_shape=(1, 8, 8), random_state=0)
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +76,8 @@ def test_radius_and_learning_rate_shrink():
 def test_som_orders_a_line():
     # 1-D data on a 1 x 10 map: the codewords end up monotone along the map
     X = np.linspace(0, 1, 200)[:, None]
-    som = SelfOrganizingMap((1, 10), n_iterations=3000, random_state=0).fit(X)
-    c = som.codebook_[:, 0]
+    som = SelfOrganizingMap((1, 10), n_iter=3000, random_state=0).fit(X)
+    c = som.codebooks_[0][:, 0]
     assert np.all(np.diff(c) > 0) or np.all(np.diff(c) < 0)
     assert som.quantization_error(X) < 0.05
     assert som.topographic_error(X) == 0.0
@@ -85,12 +85,12 @@ def test_som_orders_a_line():
 
 def test_som_codes_and_search(data):
     Xq, yq, Xdb, ydb = data
-    som = SelfOrganizingMap((5, 6), n_iterations=2000, random_state=0).fit(Xdb)
+    som = SelfOrganizingMap((5, 6), n_iter=2000, random_state=0).fit(Xdb)
     codes = som.transform(Xq)
     assert codes.shape == (len(Xq), 1) and codes.dtype == np.uint8
-    d2 = ((Xq[:, None, :] - som.codebook_[None]) ** 2).sum(-1)
+    d2 = ((Xq[:, None, :] - som.codebooks_[0][None]) ** 2).sum(-1)
     np.testing.assert_array_equal(codes[:, 0], d2.argmin(1))
-    np.testing.assert_array_equal(som.inverse_transform(codes), som.codebook_[codes[:, 0]])
+    np.testing.assert_array_equal(som.inverse_transform(codes), som.codebooks_[0][codes[:, 0]])
     np.testing.assert_array_equal(som.node_positions(codes), som.grid_[codes[:, 0]])
     assert som.grid_.shape == (30, 2) and som.grid_[7].tolist() == [1, 1]
     U = som.response_map(Xq)
@@ -100,8 +100,8 @@ def test_som_codes_and_search(data):
     assert r.score(Xq, yq) > 0.5
     assert 0.5 < som.score(Xdb, ydb) <= 1
     # repeatable with a seed
-    again = SelfOrganizingMap((5, 6), n_iterations=2000, random_state=0).fit(Xdb)
-    np.testing.assert_array_equal(again.codebook_, som.codebook_)
+    again = SelfOrganizingMap((5, 6), n_iter=2000, random_state=0).fit(Xdb)
+    np.testing.assert_array_equal(again.codebooks_[0], som.codebooks_[0])
 
 
 @pytest.mark.parametrize("scale, offset", [(1e25, 0.0), (1.0, 1e5)])
@@ -110,8 +110,8 @@ def test_som_winners_are_exact_at_any_scale_and_per_row(scale, offset):
     # cancellation under a large offset, a code depending on its batch)
     rng = np.random.default_rng(0)
     X = (rng.normal(size=(300, 6)) * scale + offset).astype(np.float32)
-    som = SelfOrganizingMap((3, 4), n_iterations=300, random_state=0).fit(X[:200])
-    X64, C64 = X.astype(np.float64), som.codebook_.astype(np.float64)
+    som = SelfOrganizingMap((3, 4), n_iter=300, random_state=0).fit(X[:200])
+    X64, C64 = X.astype(np.float64), som.codebooks_[0].astype(np.float64)
     brute = ((X64[:, None, :] - C64[None]) ** 2).sum(-1).argmin(1)
     codes = som.transform(X)[:, 0]
     np.testing.assert_array_equal(codes, brute)
@@ -121,21 +121,21 @@ def test_som_winners_are_exact_at_any_scale_and_per_row(scale, offset):
 
 def test_som_cosine_and_warm_start(data):
     Xdb = data[2]
-    som = SelfOrganizingMap((4, 4), metric="cosine", init="pca", n_iterations=500,
+    som = SelfOrganizingMap((4, 4), metric="cosine", init="pca", n_iter=500,
                             random_state=0).fit(Xdb)
-    np.testing.assert_allclose(np.linalg.norm(som.codebook_, axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(som.codebooks_[0], axis=1), 1.0, rtol=1e-5)
     Z = som.embed(Xdb)
-    np.testing.assert_array_equal(som.transform(Xdb)[:, 0], (Z @ som.codebook_.T).argmax(1))
-    warm = SelfOrganizingMap((4, 4), metric="cosine", init=som.codebook_, n_iterations=1,
+    np.testing.assert_array_equal(som.transform(Xdb)[:, 0], (Z @ som.codebooks_[0].T).argmax(1))
+    warm = SelfOrganizingMap((4, 4), metric="cosine", init=som.codebooks_[0], n_iter=1,
                              learning_rate=1e-6, final_learning_rate=1e-6).fit(Xdb)
-    np.testing.assert_allclose(warm.codebook_, som.codebook_, atol=1e-5)
+    np.testing.assert_allclose(warm.codebooks_[0], som.codebooks_[0], atol=1e-5)
     with pytest.raises(ValueError, match="init must have shape"):
-        SelfOrganizingMap((3, 3), init=som.codebook_).fit(Xdb)
+        SelfOrganizingMap((3, 3), init=som.codebooks_[0]).fit(Xdb)
 
 
 def test_som_large_map_codes_are_uint16():
     X = np.random.RandomState(0).rand(50, 3)
-    som = SelfOrganizingMap((17, 16), n_iterations=50, random_state=0).fit(X)
+    som = SelfOrganizingMap((17, 16), n_iter=50, random_state=0).fit(X)
     assert som.transform(X).dtype == np.uint16
 
 
@@ -240,7 +240,7 @@ def test_fitted_attributes(fitted, data):
     Xq = data[0]
     assert fitted.codebooks_.shape == (1, 36, 20)  # fc8 = 2 x 10 classes
     assert fitted.codebooks_.dtype == np.float32
-    np.testing.assert_array_equal(fitted.codebooks_[0], fitted.som_.codebook_)
+    np.testing.assert_array_equal(fitted.codebooks_[0], fitted.som_.codebooks_[0])
     np.testing.assert_array_equal(
         fitted.net_.module_.codewords.numpy(), fitted.codebooks_[0])
     assert fitted.map_shape_ == (6, 6) and fitted.grid_.shape == (36, 2)
@@ -282,7 +282,7 @@ def test_large_map_searches_without_a_stored_table(data):
     # 65 x 65 = 4,225 nodes: a 68 MiB table, over ProductSpace.max_table_bytes
     Xq, _, Xdb, ydb = data
     q = DeepSOMQuantizer(map_shape=(65, 65), n_alternations=0, max_epochs=1,
-                         som_iterations=20, backbone="mlp", hidden_units=(16,),
+                         som_n_iter=20, backbone="mlp", hidden_units=(16,),
                          random_state=0).fit(Xdb[:300], ydb[:300])
     assert not q.code_space_.stores_tables
     codes = q.transform(Xq[:10])
@@ -304,7 +304,7 @@ def test_repeatable_fit(fitted, data):
 def test_embedding_dim_and_vectors(data):
     _, _, Xdb, ydb = data
     q = DeepSOMQuantizer(map_shape=(3, 4), embedding_dim=2, n_alternations=1, max_epochs=1,
-                         som_iterations=100, hidden_units=(16,), random_state=0)
+                         som_n_iter=100, hidden_units=(16,), random_state=0)
     q.fit(Xdb[:300], ydb[:300])
     assert q.codebooks_.shape == (1, 12, 2)
     assert q.transform(Xdb[:5]).shape == (5, 1)
@@ -338,7 +338,7 @@ def test_single_class_is_an_error(data):
 def test_som_response_map_in_fresh_process(data, tmp_path):
     # transform, predict, embed of every estimator: tests/test_common.py
     Xq = data[0]
-    som = SelfOrganizingMap((4, 4), n_iterations=300, random_state=0).fit(Xq)
+    som = SelfOrganizingMap((4, 4), n_iter=300, random_state=0).fit(Xq)
     assert_same_in_fresh_process(som, Xq, tmp_path / "som", ("transform", "response_map"))
 
 
@@ -372,7 +372,7 @@ def test_plots_render_without_a_display(fitted, data, tmp_path):
     assert plot_node_labels(fitted, Xq, yq, ax=axes[2]) is axes[2]
     fig.savefig(tmp_path / "deepsom.png")
     assert (tmp_path / "deepsom.png").stat().st_size > 0
-    som = SelfOrganizingMap((4, 5), n_iterations=200, random_state=0).fit(Xq[:, :2])
+    som = SelfOrganizingMap((4, 5), n_iter=200, random_state=0).fit(Xq[:, :2])
     ax = plot_som(som, Xq[:, :2])  # 2-D features drawn as they are; a new figure
     assert len(ax.collections) >= 3  # samples, grid links, nodes
     ax = plot_response_map(som, Xq[0, :2], colorbar=False)
@@ -400,7 +400,7 @@ def test_one_cycle_schedule_spans_every_phase():
     X = rng.rand(40, 3 * 32 * 32).astype(np.float32)
     y = np.repeat([0, 1], 20)
     q = DeepSOMQuantizer(map_shape=(3, 3), n_alternations=2, max_epochs=2, alternation_epochs=1,
-                         som_iterations=50, batch_size=10, input_shape=(3, 32, 32),
+                         som_n_iter=50, batch_size=10, input_shape=(3, 32, 32),
                          random_state=0).fit(X, y)
     lrs = [b["event_lr"] for epoch in q.history_ for b in epoch["batches"]]
     assert len(lrs) == 4 * 4

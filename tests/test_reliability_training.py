@@ -50,13 +50,13 @@ def _dpq(**kw):
 
 def _dq(**kw):
     return DeepQuanHasher(**{**dict(M=2, K=8, hidden_units=(32,), pretrain_epochs=3,
-                                    max_epochs=3, batch_size=64, kmeans_iter=5,
+                                    max_epochs=3, batch_size=64, kmeans_max_iter=5,
                                     random_state=0), **kw})
 
 
 def _dsom(**kw):
     return DeepSOMQuantizer(**{**dict(map_shape=(4, 4), n_alternations=2, alternation_epochs=1,
-                                      max_epochs=3, som_iterations=200, hidden_units=(32,),
+                                      max_epochs=3, som_n_iter=200, hidden_units=(32,),
                                       batch_size=64, random_state=0), **kw})
 
 
@@ -164,8 +164,8 @@ def _assert_usable(est, X, y):
 def _assert_som_matches_network(q, X, som_calls):
     """The SOM of ``q`` was fitted last, on the final network's features of X."""
     np.testing.assert_array_equal(som_calls[-1], q.embed(X))
-    np.testing.assert_array_equal(q.codebooks_[0], q.som_.codebook_)
-    np.testing.assert_array_equal(q.net_.module_.codewords.numpy(), q.som_.codebook_)
+    np.testing.assert_array_equal(q.codebooks_[0], q.som_.codebooks_[0])
+    np.testing.assert_array_equal(q.net_.module_.codewords.numpy(), q.som_.codebooks_[0])
 
 
 def _assert_kmeans_matches_network(dq, X, kmeans_calls):

@@ -11,29 +11,10 @@ images per class (decoded with Pillow, an optional dependency, and cached).
 query / database / training index splits of the papers' retrieval protocols.
 """
 
-from ._images import load_image_folder
-from ._loaders import load_cifar10, load_digits, load_mnist, read_idx
-from ._multilabel import make_multilabel_digits
-from ._protocols import (
-    RetrievalSplit,
-    cnnh_split,
-    dsh_split,
-    random_split,
-    ssdh_split,
-    unseen_classes_split,
-)
+from . import _images, _loaders, _multilabel, _protocols
+from ._images import *  # noqa: F403  (each module's public names, re-exported)
+from ._loaders import *  # noqa: F403
+from ._multilabel import *  # noqa: F403
+from ._protocols import *  # noqa: F403
 
-__all__ = [
-    "load_digits",
-    "read_idx",
-    "load_mnist",
-    "load_cifar10",
-    "load_image_folder",
-    "RetrievalSplit",
-    "cnnh_split",
-    "random_split",
-    "dsh_split",
-    "ssdh_split",
-    "unseen_classes_split",
-    "make_multilabel_digits",
-]
+__all__ = [*_loaders.__all__, *_images.__all__, *_protocols.__all__, *_multilabel.__all__]

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._docstrings import fill_doc
 from ._loaders import _make_bunch
 
 __all__ = ["load_image_folder"]
@@ -343,6 +344,7 @@ def _pixels_to_data(pixels):
     return np.multiply(pixels.reshape(pixels.shape[0], -1), _SCALE, dtype=np.float32)
 
 
+@fill_doc
 def load_image_folder(path, *, image_size=None, color="auto", cache=True, cache_dir=None,
                       return_X_y=False):
     """Load a folder of images with one sub-folder per class (never downloads).
@@ -381,14 +383,7 @@ def load_image_folder(path, *, image_size=None, color="auto", cache=True, cache_
         Cache folder; the file goes in its ``image_folder`` sub-folder. Default:
         ``$SKHASH_CACHE``, else ``$XDG_CACHE_HOME/skhash``, else
         ``~/.cache/skhash``. It may not lie inside ``path``.
-    return_X_y : bool, default=False
-        If True, return ``(data, target)`` instead of a Bunch.
-
-    Returns
-    -------
-    data : :class:`~sklearn.utils.Bunch`
-        Dictionary-like object with the attributes
-
+    %(bunch_returns)s
         data : ndarray of shape (n_samples, C * H * W), dtype float32
             Flattened channel-first images, pixel values divided by 255 (in
             [0, 1]).
@@ -403,11 +398,7 @@ def load_image_folder(path, *, image_size=None, color="auto", cache=True, cache_
         filenames : ndarray of shape (n_samples,), dtype str
             Each image's path relative to ``path``, with ``/`` separators
             (e.g. ``"cat/0001.jpg"``).
-        DESCR : str
-            Short description of the dataset.
-
-    (data, target) : tuple of ndarray
-        Returned instead when ``return_X_y`` is True.
+    %(bunch_tail)s
 
     Raises
     ------

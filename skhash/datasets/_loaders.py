@@ -13,6 +13,8 @@ import numpy as np
 from sklearn.datasets import load_digits as _sk_load_digits
 from sklearn.utils import Bunch
 
+from .._docstrings import fill_doc
+
 __all__ = ["load_digits", "read_idx", "load_mnist", "load_cifar10"]
 
 # IDX data type codes -> big-endian numpy dtypes.
@@ -92,6 +94,7 @@ This is skhash's embedded default dataset: it needs no files and no download.
 """
 
 
+@fill_doc
 def load_digits(*, return_X_y=False):
     """Load scikit-learn's embedded 8x8 handwritten digits, scaled to [0, 1].
 
@@ -100,14 +103,7 @@ def load_digits(*, return_X_y=False):
 
     Parameters
     ----------
-    return_X_y : bool, default=False
-        If True, return ``(data, target)`` instead of a Bunch.
-
-    Returns
-    -------
-    data : :class:`~sklearn.utils.Bunch`
-        Dictionary-like object with the attributes
-
+    %(bunch_returns)s
         data : ndarray of shape (1797, 64), dtype float32
             Flattened images, pixel values divided by 16 (in [0, 1]).
         target : ndarray of shape (1797,), dtype int64
@@ -118,11 +114,7 @@ def load_digits(*, return_X_y=False):
             ``(1, 8, 8)``.
         target_names : ndarray of shape (10,)
             ``0, 1, ..., 9``.
-        DESCR : str
-            Short description of the dataset.
-
-    (data, target) : tuple of ndarray
-        Returned instead when ``return_X_y`` is True.
+    %(bunch_tail)s
 
     See Also
     --------
@@ -286,6 +278,7 @@ lie in [0, 1]. Subset loaded: {subset} ({n} images).
 """
 
 
+@fill_doc
 def load_mnist(data_home, *, subset="test", return_X_y=False):
     """Load MNIST from IDX files in a local directory (never downloads).
 
@@ -302,14 +295,7 @@ def load_mnist(data_home, *, subset="test", return_X_y=False):
         Directory holding the IDX files.
     subset : {"test", "train", "all"}, default="test"
         Which split to load.
-    return_X_y : bool, default=False
-        If True, return ``(data, target)`` instead of a Bunch.
-
-    Returns
-    -------
-    data : :class:`~sklearn.utils.Bunch`
-        Dictionary-like object with the attributes
-
+    %(bunch_returns)s
         data : ndarray of shape (n_samples, 784), dtype float32
             Flattened images, pixel values divided by 255 (in [0, 1]).
         target : ndarray of shape (n_samples,), dtype int64
@@ -320,11 +306,7 @@ def load_mnist(data_home, *, subset="test", return_X_y=False):
             ``(1, 28, 28)`` (taken from the files' header).
         target_names : ndarray of shape (10,)
             ``0, 1, ..., 9``.
-        DESCR : str
-            Short description of the dataset.
-
-    (data, target) : tuple of ndarray
-        Returned instead when ``return_X_y`` is True.
+    %(bunch_tail)s
 
     Raises
     ------
@@ -516,6 +498,7 @@ def _load_cifar10_folders(base, splits, subset, cache, cache_dir, return_X_y):
     )
 
 
+@fill_doc
 def load_cifar10(data_home, *, subset="train", cache=True, cache_dir=None, return_X_y=False):
     """Load CIFAR-10 from local python batches or image folders (never downloads).
 
@@ -544,14 +527,7 @@ def load_cifar10(data_home, *, subset="train", cache=True, cache_dir=None, retur
         :func:`load_image_folder`).
     cache_dir : str or path-like, default=None
         Image folders only: the cache folder (see :func:`load_image_folder`).
-    return_X_y : bool, default=False
-        If True, return ``(data, target)`` instead of a Bunch.
-
-    Returns
-    -------
-    data : :class:`~sklearn.utils.Bunch`
-        Dictionary-like object with the attributes
-
+    %(bunch_returns)s
         data : ndarray of shape (n_samples, 3072), dtype float32
             Flattened channel-first images, pixel values divided by 255.
         target : ndarray of shape (n_samples,), dtype int64
@@ -567,11 +543,7 @@ def load_cifar10(data_home, *, subset="train", cache=True, cache_dir=None, retur
         filenames : ndarray of shape (n_samples,), dtype str
             Image folders only: each image's path relative to the folder
             holding ``train`` and ``test`` (e.g. ``"train/cat/0001.jpg"``).
-        DESCR : str
-            Short description of the dataset.
-
-    (data, target) : tuple of ndarray
-        Returned instead when ``return_X_y`` is True.
+    %(bunch_tail)s
 
     Raises
     ------

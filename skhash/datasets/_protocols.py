@@ -7,6 +7,8 @@ from typing import NamedTuple
 import numpy as np
 from sklearn.utils import check_random_state
 
+from .._docstrings import fill_doc
+
 __all__ = [
     "RetrievalSplit",
     "cnnh_split",
@@ -101,6 +103,7 @@ def _sorted_idx(idx):
     return np.sort(np.asarray(idx, dtype=np.int64))
 
 
+@fill_doc
 def cnnh_split(y, *, n_queries_per_class=100, n_train=5000, n_train_per_class=None,
                random_state=None):
     """Split a labelled dataset with the CNNH retrieval protocol.
@@ -125,12 +128,7 @@ def cnnh_split(y, *, n_queries_per_class=100, n_train=5000, n_train_per_class=No
         Draw this many training items from the database items of each class
         instead (a class-balanced training set: 500 per class on CIFAR-10,
         as DeepSOM states for this protocol).
-    random_state : int, RandomState instance or None, default=None
-        Controls all the sampling; pass an int for reproducible splits.
-
-    Returns
-    -------
-    split : RetrievalSplit
+    %(split_returns)s
         Named tuple ``(query, database, train)`` of sorted int64 index arrays
         into ``y``. ``query`` has ``n_classes * n_queries_per_class`` items,
         ``database`` the rest, and ``train`` is a subset of ``database``.
@@ -217,6 +215,7 @@ def cnnh_split(y, *, n_queries_per_class=100, n_train=5000, n_train_per_class=No
     return RetrievalSplit(query=query, database=database, train=train)
 
 
+@fill_doc
 def random_split(n_samples, *, n_queries, n_train=None, random_state=None):
     """Split ``n_samples`` items at random into queries, database and training set.
 
@@ -236,12 +235,7 @@ def random_split(n_samples, *, n_queries, n_train=None, random_state=None):
         Number of training items drawn from the database, or a fraction in
         (0, 1) of the database size (rounded down). None means the whole
         database.
-    random_state : int, RandomState instance or None, default=None
-        Controls all the sampling; pass an int for reproducible splits.
-
-    Returns
-    -------
-    split : RetrievalSplit
+    %(split_returns)s
         Named tuple ``(query, database, train)`` of sorted int64 index arrays
         into ``range(n_samples)``.
 

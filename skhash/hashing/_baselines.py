@@ -13,8 +13,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._docstrings import fill_doc
 from ..base import BaseHasher
 from ..codes import HammingSpace
+from ..utils._params import store_init_params
 
 __all__ = ["ITQHasher", "LSHHasher"]
 
@@ -126,6 +128,7 @@ def _itq_rotation(V, R, n_iter):
     return R, np.asarray(losses), len(losses)
 
 
+@fill_doc
 class ITQHasher(_LinearHasherMixin, TransformerMixin, BaseEstimator):
     """PCA followed by Iterative Quantization (PCA-ITQ): a learned rotation of PCA.
 
@@ -161,10 +164,7 @@ class ITQHasher(_LinearHasherMixin, TransformerMixin, BaseEstimator):
         (non-increasing).
     n_iter_ : int
         Iterations run.
-    code_space_ : skhash.codes.HammingSpace
-        How codes compare (Hamming distance over ``n_bits``).
-    n_features_in_ : int
-        Number of features seen during fit.
+    %(hamming_attributes)s
 
     See Also
     --------
@@ -206,9 +206,7 @@ class ITQHasher(_LinearHasherMixin, TransformerMixin, BaseEstimator):
     }
 
     def __init__(self, n_bits=32, *, n_iter=50, random_state=None):
-        self.n_bits = n_bits
-        self.n_iter = n_iter
-        self.random_state = random_state
+        store_init_params(self, locals())
 
     def _fit_centered(self, Xc, rng):
         n_samples, n_features = Xc.shape
@@ -229,6 +227,7 @@ class ITQHasher(_LinearHasherMixin, TransformerMixin, BaseEstimator):
         return self.components_.T @ self.rotation_
 
 
+@fill_doc
 class LSHHasher(_LinearHasherMixin, TransformerMixin, BaseEstimator):
     """Locality-sensitive hashing by random projections (sign-random-projection LSH).
 
@@ -250,10 +249,7 @@ class LSHHasher(_LinearHasherMixin, TransformerMixin, BaseEstimator):
         Training mean, subtracted before projecting.
     projections_ : ndarray of shape (n_features, n_bits)
         The random directions, i.i.d. standard normal entries.
-    code_space_ : skhash.codes.HammingSpace
-        How codes compare (Hamming distance over ``n_bits``).
-    n_features_in_ : int
-        Number of features seen during fit.
+    %(hamming_attributes)s
 
     See Also
     --------
@@ -273,21 +269,21 @@ class LSHHasher(_LinearHasherMixin, TransformerMixin, BaseEstimator):
 
     Examples
     --------
-    >>> from skhash.datasets import load_digits
+    >>> import numpy as np
     >>> from skhash.hashing import LSHHasher
-    >>> X, y = load_digits(return_X_y=True)
-    >>> lsh = LSHHasher(n_bits=16, random_state=0).fit(X)
-    >>> lsh.transform(X[:2]).shape
-    (2, 16)
-    >>> lsh.encode(X[:2]).shape
-    (2, 2)
+    >>> X = np.random.RandomState(0).randn(100, 20)
+    >>> lsh = LSHHasher(n_bits=8, random_state=0).fit(X)
     >>> lsh.projections_.shape
-    (64, 16)
+    (20, 8)
+    >>> bits = lsh.transform(X)  # the signs of the centred projections
+    >>> bool((bits == ((X - lsh.mean_) @ lsh.projections_ > 0)).all())
+    True
+    >>> lsh.encode(X).shape  # packed, 8 bits to a byte
+    (100, 1)
     """
 
     def __init__(self, n_bits=32, *, random_state=None):
-        self.n_bits = n_bits
-        self.random_state = random_state
+        store_init_params(self, locals())
 
     def _fit_centered(self, Xc, rng):
         self.projections_ = rng.standard_normal((Xc.shape[1], self.n_bits))

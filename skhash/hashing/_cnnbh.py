@@ -11,6 +11,7 @@ from .._docstrings import fill_shared_parameters
 from ..base import BaseHasher
 from ..nn import LatentHashNet, make_backbone
 from ..nn._backbones import make_augment, resolve_backbone_name
+from ..utils._params import store_init_params
 
 # CNNBH's Table 2: drop probability of the last dropout layer by code length
 # on its CIFAR-10 network
@@ -168,26 +169,7 @@ class CNNBHHasher(BaseHasher):
         device="cpu",
         random_state=None,
     ):
-        self.n_bits = n_bits
-        self.dropout = dropout
-        self.input_shape = input_shape
-        self.backbone = backbone
-        self.hidden_units = hidden_units
-        self.max_epochs = max_epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.optimizer = optimizer
-        self.weight_decay = weight_decay
-        self.shift_augment = shift_augment
-        self.flip_augment = flip_augment
-        self.lr_schedule = lr_schedule
-        self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
-        self.n_iter_no_change = n_iter_no_change
-        self.callbacks = callbacks
-        self.verbose = verbose
-        self.device = device
-        self.random_state = random_state
+        store_init_params(self, locals())
 
     def _resolved_dropout(self):
         if self.dropout != "auto":
@@ -209,12 +191,12 @@ class CNNBHHasher(BaseHasher):
         return ClassificationLoss()
 
     def _code_activations(self, X):
-        return self._forward(X)[1].numpy()
+        return self._infer(X, 1).numpy()
 
     def decision_function(self, X):
         """Class scores (logits) of the classifier, ``(n_samples, n_classes)``."""
         X = self._validated(X)
-        return self._forward(X)[0].numpy()
+        return self._infer(X, 0).numpy()
 
     def predict_proba(self, X):
         """Class probabilities (softmax of the classifier)."""

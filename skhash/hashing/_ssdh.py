@@ -12,6 +12,7 @@ from torch import nn
 from .._docstrings import fill_shared_parameters
 from ..base import BaseHasher
 from ..nn import LatentHashNet
+from ..utils._params import store_init_params
 
 __all__ = ["SSDHHasher", "SSDHLoss"]
 
@@ -243,34 +244,7 @@ class SSDHHasher(BaseHasher):
         device="cpu",
         random_state=None,
     ):
-        self.n_bits = n_bits
-        self.alpha = alpha
-        self.beta = beta
-        self.gamma = gamma
-        self.p = p
-        self.multilabel = multilabel
-        self.missing_label = missing_label
-        self.shift_augment = shift_augment
-        self.flip_augment = flip_augment
-        self.lr_schedule = lr_schedule
-        self.warmup_epochs = warmup_epochs
-        self.feature_units = feature_units
-        self.pretrained_weights = pretrained_weights
-        self.input_shape = input_shape
-        self.backbone = backbone
-        self.hidden_units = hidden_units
-        self.max_epochs = max_epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.optimizer = optimizer
-        self.weight_decay = weight_decay
-        self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
-        self.n_iter_no_change = n_iter_no_change
-        self.callbacks = callbacks
-        self.verbose = verbose
-        self.device = device
-        self.random_state = random_state
+        store_init_params(self, locals())
 
     # ----------------------------------------------------------------- target
     def _is_multilabel(self, y):
@@ -324,14 +298,14 @@ class SSDHHasher(BaseHasher):
         return [("ssdh_warmup", _WarmUp(self.warmup_epochs))]
 
     def _code_activations(self, X):
-        return self._forward(X)[1].numpy()
+        return self._infer(X, 1).numpy()
 
     # -------------------------------------------------------------- predict
     def decision_function(self, X):
         """Classifier outputs ``(n_samples, n_outputs)`` (logits, or the
         max-margin scores of each label for multi-label data)."""
         X = self._validated(X)
-        return self._forward(X)[0].numpy()
+        return self._infer(X, 0).numpy()
 
     def predict_proba(self, X):
         """Class probabilities (softmax); single-label only."""

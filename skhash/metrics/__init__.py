@@ -1,28 +1,7 @@
 """Retrieval metrics (exact, documented normalisations) and scorers."""
 
-from ._ranking import (
-    mean_average_precision,
-    precision_at_k,
-    precision_recall_by_radius,
-    precision_recall_curve_at_k,
-    precision_within_radius,
-    rank_by_distance,
-    recall_at_k,
-    relevance,
-)
-from ._scorer import RetrievalScorer, leave_one_out_map, make_retrieval_scorer, map_scorer
+from . import _ranking, _scorer
+from ._ranking import *  # noqa: F403  (each module's public names, re-exported)
+from ._scorer import *  # noqa: F403
 
-__all__ = [
-    "mean_average_precision",
-    "precision_at_k",
-    "recall_at_k",
-    "precision_within_radius",
-    "precision_recall_curve_at_k",
-    "precision_recall_by_radius",
-    "rank_by_distance",
-    "relevance",
-    "RetrievalScorer",
-    "make_retrieval_scorer",
-    "map_scorer",
-    "leave_one_out_map",
-]
+__all__ = [*_ranking.__all__, *_scorer.__all__]

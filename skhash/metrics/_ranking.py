@@ -23,6 +23,8 @@ import numbers
 
 import numpy as np
 
+from .._docstrings import fill_doc
+
 __all__ = [
     "relevance",
     "rank_by_distance",
@@ -603,6 +605,7 @@ def rank_by_distance(distances):
     return np.argsort(distances, axis=1, kind="stable").astype(np.int64, copy=False)
 
 
+@fill_doc
 def mean_average_precision(
     query_labels,
     database_labels,
@@ -639,10 +642,7 @@ def mean_average_precision(
 
     Parameters
     ----------
-    query_labels : array-like of shape (n_queries,) or (n_queries, n_labels)
-        1-D class labels or 2-D 0/1 indicator matrix; see :func:`relevance`.
-    database_labels : array-like of shape (n_database,) or (n_database, n_labels)
-        Labels of the database items, of the same kind as `query_labels`.
+    %(labels)s
     ranking : array-like of int, shape (n_queries, n_ranked)
         Row ``i`` lists database indices in ranked order for query ``i``,
         nearest first, without duplicates (e.g. from a retriever's
@@ -714,34 +714,26 @@ def mean_average_precision(
     )
 
 
+def _scores_at_k(query_labels, database_labels, ranking, k):
+    """The checked inputs of a cut-off metric, scored: ``(RankedScores, k)``."""
+    labels = _Labels(query_labels, database_labels)
+    ranking = _check_ranking(ranking, labels.n_queries, labels.n_database)
+    k = _check_k(k, ranking.shape[1])
+    return RankedScores(labels, map_ks=(), precision_ks=(k,)).add(0, ranking), k
+
+
+@fill_doc
 def precision_at_k(query_labels, database_labels, ranking, k):
     """Mean precision of the top ``k`` ranked items.
 
     For each query, precision@k = (number of relevant items in the top
     ``k``) / ``k``; the result is the mean over queries.
 
-    Parameters
-    ----------
-    query_labels : array-like of shape (n_queries,) or (n_queries, n_labels)
-        1-D class labels or 2-D 0/1 indicator matrix; see :func:`relevance`.
-    database_labels : array-like of shape (n_database,) or (n_database, n_labels)
-        Labels of the database items, of the same kind as `query_labels`.
-    ranking : array-like of int, shape (n_queries, n_ranked)
-        Database indices in ranked order per query, nearest first, without
-        duplicates.
-    k : int
-        Cut-off, ``1 <= k <= n_ranked``.
-
-    Returns
-    -------
+    %(ranked_k_parameters)s
     precision : float
         Mean precision@k.
 
-    Raises
-    ------
-    ValueError
-        On invalid labels or `ranking` (see :func:`mean_average_precision`)
-        or if `k` is out of range.
+    %(k_raises)s
 
     Examples
     --------
@@ -751,12 +743,11 @@ def precision_at_k(query_labels, database_labels, ranking, k):
     >>> precision_at_k([0], [0, 1, 0, 1], [[0, 2, 1, 3]], k=3)
     0.6666666666666666
     """
-    labels = _Labels(query_labels, database_labels)
-    ranking = _check_ranking(ranking, labels.n_queries, labels.n_database)
-    k = _check_k(k, ranking.shape[1])
-    return RankedScores(labels, map_ks=(), precision_ks=(k,)).add(0, ranking).precision_at_k(k)
+    scores, k = _scores_at_k(query_labels, database_labels, ranking, k)
+    return scores.precision_at_k(k)
 
 
+@fill_doc
 def recall_at_k(query_labels, database_labels, ranking, k):
     """Mean recall of the top ``k`` ranked items.
 
@@ -765,28 +756,11 @@ def recall_at_k(query_labels, database_labels, ranking, k):
     relevant item in the database has recall 0. The result is the mean over
     queries.
 
-    Parameters
-    ----------
-    query_labels : array-like of shape (n_queries,) or (n_queries, n_labels)
-        1-D class labels or 2-D 0/1 indicator matrix; see :func:`relevance`.
-    database_labels : array-like of shape (n_database,) or (n_database, n_labels)
-        Labels of the database items, of the same kind as `query_labels`.
-    ranking : array-like of int, shape (n_queries, n_ranked)
-        Database indices in ranked order per query, nearest first, without
-        duplicates.
-    k : int
-        Cut-off, ``1 <= k <= n_ranked``.
-
-    Returns
-    -------
+    %(ranked_k_parameters)s
     recall : float
         Mean recall@k.
 
-    Raises
-    ------
-    ValueError
-        On invalid labels or `ranking` (see :func:`mean_average_precision`)
-        or if `k` is out of range.
+    %(k_raises)s
 
     Examples
     --------
@@ -797,12 +771,11 @@ def recall_at_k(query_labels, database_labels, ranking, k):
     >>> recall_at_k([0, 5], [0, 1, 0, 1], [[0, 1, 2, 3], [0, 1, 2, 3]], k=2)
     0.25
     """
-    labels = _Labels(query_labels, database_labels)
-    ranking = _check_ranking(ranking, labels.n_queries, labels.n_database)
-    k = _check_k(k, ranking.shape[1])
-    return RankedScores(labels, map_ks=(), precision_ks=(k,)).add(0, ranking).recall_at_k(k)
+    scores, k = _scores_at_k(query_labels, database_labels, ranking, k)
+    return scores.recall_at_k(k)
 
 
+@fill_doc
 def precision_within_radius(query_labels, database_labels, neighbors):
     """Mean precision of the items retrieved within a Hamming radius.
 
@@ -813,10 +786,7 @@ def precision_within_radius(query_labels, database_labels, neighbors):
 
     Parameters
     ----------
-    query_labels : array-like of shape (n_queries,) or (n_queries, n_labels)
-        1-D class labels or 2-D 0/1 indicator matrix; see :func:`relevance`.
-    database_labels : array-like of shape (n_database,) or (n_database, n_labels)
-        Labels of the database items, of the same kind as `query_labels`.
+    %(labels)s
     neighbors : sequence of n_queries 1-D integer arrays
         ``neighbors[i]`` holds the (distinct) database indices retrieved for
         query ``i``, e.g. the items within Hamming radius ``r``, as returned
@@ -891,6 +861,7 @@ def precision_within_radius(query_labels, database_labels, neighbors):
     return float(_safe_divide(hits, sizes).mean())
 
 
+@fill_doc
 def precision_recall_curve_at_k(query_labels, database_labels, ranking, ks=None):
     """Mean precision@k and recall@k for a series of cut-offs ``k``.
 
@@ -899,13 +870,8 @@ def precision_recall_curve_at_k(query_labels, database_labels, ranking, ks=None)
 
     Parameters
     ----------
-    query_labels : array-like of shape (n_queries,) or (n_queries, n_labels)
-        1-D class labels or 2-D 0/1 indicator matrix; see :func:`relevance`.
-    database_labels : array-like of shape (n_database,) or (n_database, n_labels)
-        Labels of the database items, of the same kind as `query_labels`.
-    ranking : array-like of int, shape (n_queries, n_ranked)
-        Database indices in ranked order per query, nearest first, without
-        duplicates.
+    %(labels)s
+    %(ranking)s
     ks : array-like of int, default=None
         Cut-offs, each in ``[1, n_ranked]``, in any order. None uses up to 20
         evenly spaced cut-offs from 1 to ``n_ranked`` (rounded, unique).
@@ -958,6 +924,7 @@ def precision_recall_curve_at_k(query_labels, database_labels, ranking, ks=None)
     return scores.precision_recall_curve()
 
 
+@fill_doc
 def precision_recall_by_radius(query_labels, database_labels, distances, radii=None):
     """Mean precision and recall of Hamming-ball retrieval for several radii.
 
@@ -969,10 +936,7 @@ def precision_recall_by_radius(query_labels, database_labels, distances, radii=N
 
     Parameters
     ----------
-    query_labels : array-like of shape (n_queries,) or (n_queries, n_labels)
-        1-D class labels or 2-D 0/1 indicator matrix; see :func:`relevance`.
-    database_labels : array-like of shape (n_database,) or (n_database, n_labels)
-        Labels of the database items, of the same kind as `query_labels`.
+    %(labels)s
     distances : array-like of shape (n_queries, n_database)
         Full matrix of (Hamming) distances, finite and non-negative.
     radii : array-like of float or int, default=None

@@ -17,7 +17,7 @@ from ._ranking import (
     precision_within_radius,
 )
 
-__all__ = ["make_retrieval_scorer", "map_scorer", "leave_one_out_map"]
+__all__ = ["RetrievalScorer", "make_retrieval_scorer", "map_scorer", "leave_one_out_map"]
 
 def _unfrozen(estimator):
     if type(estimator).__name__ == "FrozenEstimator" and hasattr(estimator, "estimator"):
@@ -155,17 +155,40 @@ class RetrievalScorer:
 def make_retrieval_scorer(metric="map", *, k=None, radius=2, asymmetric=False):
     """Make a scorer for ``GridSearchCV(scoring=...)`` / ``cross_val_score``.
 
+    For an encoder, the scorer encodes the validation fold and searches it
+    with every row as a query against the others (leave-one-out, through the
+    encoder's code space); for a fitted retriever, the fold's rows are
+    queries against its indexed database. It returns the metric over those
+    queries: model selection on a split of the training data, never on the
+    query set.
+
+    Parameters
+    ----------
+    metric : {"map", "precision_at_k", "precision_within_radius"}, default="map"
+        The retrieval metric (see :mod:`skhash.metrics`).
+    k : int, default=None
+        Cut-off: mAP@k when given with ``"map"`` (None: mAP over the whole
+        ranking); required for ``"precision_at_k"``.
+    radius : int, default=2
+        Hamming radius of ``"precision_within_radius"``.
+    asymmetric : bool, default=False
+        Search product codes with the continuous queries (``embed``).
+
+    Returns
+    -------
+    scorer : RetrievalScorer
+        A callable ``scorer(estimator, X, y)``; greater is better.
+
     Examples
     --------
     >>> from sklearn.model_selection import cross_val_score
-    >>> from skhash.datasets import load_digits
-    >>> from skhash.hashing import CNNBHHasher
+    >>> from skhash import CNNBHHasher
     >>> from skhash.metrics import make_retrieval_scorer
-    >>> X, y = load_digits(return_X_y=True)
     >>> scorer = make_retrieval_scorer("map", k=50)
+    >>> from skhash.datasets import load_digits
+    >>> X, y = load_digits(return_X_y=True)
     >>> hasher = CNNBHHasher(n_bits=16, max_epochs=2, random_state=0)
-    >>> scores = cross_val_score(hasher, X[:600], y[:600], cv=2, scoring=scorer)
-    >>> scores.shape
+    >>> cross_val_score(hasher, X[:600], y[:600], cv=2, scoring=scorer).shape
     (2,)
     """
     return RetrievalScorer(metric, k=k, radius=radius, asymmetric=asymmetric)

@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from ..codes import drop_self, search_threads
 from ..metrics._ranking import _Labels, check_class_labels
 from ..metrics._scorer import ranking_scores, unwrap_encoder
+from ..utils._params import store_init_params
 
 __all__ = ["KNeighborsRetriever"]
 
@@ -89,12 +90,7 @@ class KNeighborsRetriever(BaseEstimator):
 
     def __init__(self, encoder, *, n_neighbors=10, radius=2, asymmetric=False,
                  weights="uniform", n_jobs=None):
-        self.encoder = encoder
-        self.n_neighbors = n_neighbors
-        self.radius = radius
-        self.asymmetric = asymmetric
-        self.weights = weights
-        self.n_jobs = n_jobs
+        store_init_params(self, locals())
 
     # --------------------------------------------------------------- helpers
     def _encode(self, X, *, query):
@@ -260,6 +256,56 @@ class KNeighborsRetriever(BaseEstimator):
                 keep = ind[q] != q
                 dist[q], ind[q] = dist[q][keep], ind[q][keep]
         return (dist, ind) if return_distance else ind
+
+    # ----------------------------------------------------------------- faiss
+    def to_faiss(self, *, fast_scan=False):
+        """The faiss index that gives this retriever's answers.
+
+        It holds the retriever's own codes and the encoder's codebooks
+        (nothing is re-trained or re-encoded): ``IndexBinaryFlat`` for
+        binary codes; ``IndexPQ`` (codes added with ``add_sa_codes``) for
+        product codes with ``K`` a power of two, or ``IndexPQFastScan`` with
+        ``fast_scan=True`` and ``K = 16`` (faiss's 8-bit tables: approximate
+        distances); for ``K`` not a power of two (DeepSOM's 400 nodes) an
+        exact ``IndexFlatL2`` over the decoded codewords, ``4 * n * M * d``
+        bytes. Search it with :meth:`faiss_queries`: its ``search(queries,
+        k)`` then returns the distances of :meth:`kneighbors` (float
+        distances to float32 rounding; faiss may order tied items
+        differently). Labels are database positions, as ``kneighbors``'
+        indices.
+
+        Parameters
+        ----------
+        fast_scan : bool, default=False
+            Export 4-bit product codes (``K = 16``) as ``IndexPQFastScan``.
+
+        Returns
+        -------
+        index : faiss.Index or faiss.IndexBinary
+
+        Raises
+        ------
+        ImportError
+            When faiss is not installed (``pip install faiss-cpu``).
+        ValueError
+            When ``fast_scan=True`` and the codes are not 4-bit product codes.
+        """
+        from ._faiss import retriever_to_faiss
+
+        check_is_fitted(self, "codes_")
+        return retriever_to_faiss(self.code_space_, self.codes_, fast_scan=fast_scan)
+
+    def faiss_queries(self, X):
+        """The query array to search the index of :meth:`to_faiss` with.
+
+        The packed query codes for binary codes; for product codes the query
+        embeddings (asymmetric retriever) or the codewords of the query
+        codes (symmetric: distances to them are the symmetric distances).
+        """
+        queries = self._queries(X)
+        if self.code_space_.kind == "product" and not self.asymmetric:
+            return self.code_space_.decode(queries)
+        return np.ascontiguousarray(queries)
 
     # ------------------------------------------------------- classification
     def predict_proba(self, X):

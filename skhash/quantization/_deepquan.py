@@ -16,7 +16,8 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from .._docstrings import fill_shared_parameters
-from ..base import BaseDeepEncoder, BaseQuantizer, _Net, check_layer_sizes
+from ..base import BaseDeepEncoder, BaseQuantizer, _Net
+from ..utils._params import store_init_params
 from ._pq import fit_codebooks, resolve_product_size
 
 __all__ = ["DeepQuanHasher", "DeepQuanModule", "DeepQuanLoss", "weighted_triplet_loss"]
@@ -211,7 +212,7 @@ class DeepQuanHasher(BaseQuantizer):
     max_epochs : int, default=10
         Alternations of one network epoch on the full objective and one
         k-means update.
-    kmeans_iter : int, default=20
+    kmeans_max_iter : int, default=20
         Iterations of each warm-started k-means update (the first k-means
         after pre-training runs to convergence, up to 100 iterations).
     batch_size, lr, optimizer, weight_decay, validation_fraction, callbacks, \
@@ -263,17 +264,21 @@ verbose, device, random_state :
 
     Examples
     --------
-    >>> from skhash.datasets import load_digits
     >>> from skhash.quantization import DeepQuanHasher
-    >>> X = load_digits().data
-    >>> dq = DeepQuanHasher(M=2, K=16, hidden_units=(32,), pretrain_epochs=2,
-    ...                     max_epochs=2, random_state=0).fit(X)
-    >>> dq.transform(X[:3]).shape
-    (3, 2)
-    >>> dq.inverse_transform(dq.transform(X[:3])).shape
+    >>> from skhash.datasets import load_digits
+    >>> X, _ = load_digits(return_X_y=True)  # no labels: DeepQuan learns from X alone
+    >>> dq = DeepQuanHasher(2, 16, hidden_units=(32,), pretrain_epochs=2, max_epochs=2,
+    ...                     random_state=0)
+    >>> codes = dq.fit(X).transform(X[:3])
+    >>> codes.shape, dq.n_bits_
+    ((3, 2), 8)
+    >>> dq.inverse_transform(codes).shape  # decoded back to the input space
     (3, 64)
     """
 
+    # Inputs are vectors (images are flattened): the training group only, no
+    # image shape, backbone or early stopping (the objective moves with the
+    # codebooks, so a validation loss would not select a model).
     _parameter_constraints = {
         **BaseDeepEncoder._training_constraints,
         "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -287,48 +292,21 @@ verbose, device, random_state :
         "quantization_loss": [StrOptions({"triplet", "quadratic"}), None],
         "corruption": [Interval(numbers.Real, 0, 1, closed="left")],
         "pretrain_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
-        "kmeans_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "kmeans_max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
         "normalize": ["boolean"],
     }
 
     _requires_y = False
     _net_class = _AutoencoderNet
-    # Inputs are vectors (images are flattened): no image shape, no backbone,
-    # and no early stopping (the objective moves with the codebooks).
-    input_shape = None
-    early_stopping = False
-    n_iter_no_change = 1
 
     def __init__(self, M=2, K=256, *, n_bits=None, code_dim=None, margin=1.0, negative_weight=0.8,
                  eta=8.0, quantization_loss="triplet", hidden_units=(500, 500, 2000),
                  corruption=0.2, normalize=True, pretrain_epochs=20, max_epochs=10,
-                 kmeans_iter=20,
+                 kmeans_max_iter=20,
                  batch_size=256, lr=1e-3, optimizer="adam", weight_decay=0.0,
                  validation_fraction=None, callbacks=None, verbose=0, device="cpu",
                  random_state=None):
-        self.M = M
-        self.K = K
-        self.n_bits = n_bits
-        self.code_dim = code_dim
-        self.margin = margin
-        self.negative_weight = negative_weight
-        self.eta = eta
-        self.quantization_loss = quantization_loss
-        self.hidden_units = hidden_units
-        self.corruption = corruption
-        self.normalize = normalize
-        self.pretrain_epochs = pretrain_epochs
-        self.max_epochs = max_epochs
-        self.kmeans_iter = kmeans_iter
-        self.batch_size = batch_size
-        self.lr = lr
-        self.optimizer = optimizer
-        self.weight_decay = weight_decay
-        self.validation_fraction = validation_fraction
-        self.callbacks = callbacks
-        self.verbose = verbose
-        self.device = device
-        self.random_state = random_state
+        store_init_params(self, locals())
 
     # ------------------------------------------------------------ parameters
     def _check_params_consistency(self):
@@ -340,19 +318,16 @@ verbose, device, random_state :
                 f"code_dim={self._code_dim} cannot be split into M={self._M} equal subspaces: "
                 f"M * (L / M) != L. Choose code_dim a multiple of M."
             )
-        check_layer_sizes(self.hidden_units, "hidden_units", name)
+        super()._check_params_consistency()
 
-    def _validate_X(self, X, *, reset, y=None):
-        X = super()._validate_X(X, reset=reset, y=None)
-        if not reset:
-            return X
-        X = X[0]
-        if self.K > X.shape[0]:
+    def _check_params_vs_input(self, X_train, n_samples):
+        if self.K > X_train.shape[0]:
+            split = (f" after the validation split ({n_samples} samples in all)"
+                     if X_train.shape[0] < n_samples else "")
             raise ValueError(
-                f"K={self.K} codewords per subspace need at least {self.K} training samples, "
-                f"got {X.shape[0]}."
+                f"K={self.K} codewords per subspace need at least {self.K} training samples"
+                f"{split}, got {X_train.shape[0]}."
             )
-        return X, y
 
     # --------------------------------------------------------------- network
     def _build_module(self, n_features, n_outputs):
@@ -364,29 +339,19 @@ verbose, device, random_state :
         return DeepQuanLoss(margin=float(self.margin), negative_weight=float(self.negative_weight),
                             eta=float(self.eta), quantization_loss=self.quantization_loss)
 
-    def _split(self, X, y, rng):
-        X_train, y_train, valid = super()._split(X, y, rng)
-        if X_train.shape[0] < self.K:
-            raise ValueError(
-                f"K={self.K} codewords need at least {self.K} training rows after the "
-                f"validation split, got {X_train.shape[0]}."
-            )
-        return X_train, y_train, valid
-
     def _kmeans(self, X, init, seed=None):
         Z = self._codes_of(X)
         self._check_finite_features(Z, "k-means")
         if seed is None:  # drawn from the fit's seeded torch RNG
             seed = int(torch.randint(np.iinfo(np.int32).max, (1,)))
         codebooks, _, _ = fit_codebooks(
-            Z, self._M, self.K, init=init, max_iter=100 if init is None else self.kmeans_iter,
+            Z, self._M, self.K, init=init, max_iter=100 if init is None else self.kmeans_max_iter,
             random_state=seed,
         )
         return codebooks
 
     def _codes_of(self, X):
-        with torch.no_grad():
-            return self.net_.forward(X, training=False, device="cpu")[0].numpy()
+        return self._infer(X, 0).numpy()
 
     def _train(self, X, y):
         """pretrain -> k-means -> max_epochs x (one epoch -> k-means update).
@@ -425,16 +390,7 @@ verbose, device, random_state :
     # ------------------------------------------------------------- inference
     def _embed(self, X):
         # encoder only: the decoder's half of the network is not needed here
-        module = self.net_.module_
-        device = next(module.parameters()).device
-        was_training = module.training
-        module.eval()
-        step = self.net_.batch_size
-        with torch.no_grad():
-            parts = [module.encode(torch.from_numpy(X[s:s + step]).to(device)).cpu()
-                     for s in range(0, X.shape[0], step)]
-        module.train(was_training)
-        return torch.cat(parts).numpy()
+        return self._infer(X, call=self.net_.module_.encode).numpy()
 
     def _codes(self, X):
         return self.code_space_.encode(self._embed(X))
@@ -446,8 +402,5 @@ verbose, device, random_state :
         gives the codewords themselves, in the code space).
         """
         check_is_fitted(self, "code_space_")
-        z = torch.as_tensor(self.code_space_.decode(codes))
-        decoder = self.net_.module_.decoder
-        device = next(decoder.parameters()).device
-        with torch.no_grad():
-            return decoder.eval()(z.to(device)).cpu().numpy().astype(np.float32)
+        z = np.asarray(self.code_space_.decode(codes), dtype=np.float32)
+        return self._infer(z, call=self.net_.module_.decoder).numpy()

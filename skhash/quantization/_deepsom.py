@@ -10,6 +10,7 @@ from torch import nn
 
 from .._docstrings import fill_shared_parameters
 from ..base import BaseQuantizer
+from ..utils._params import store_init_params
 from ._som import SelfOrganizingMap, check_map_shape
 
 __all__ = [
@@ -185,7 +186,7 @@ class DeepSOMQuantizer(BaseQuantizer):
     classifier alone (``max_epochs`` epochs); train the SOM on the
     normalised fc8 features of the training set with the classic
     neighbourhood update and a shrinking radius
-    (:class:`SelfOrganizingMap`, ``som_iterations`` updates); then
+    (:class:`SelfOrganizingMap`, ``som_n_iter`` updates); then
     ``n_alternations`` times: train the whole network with the full loss
     (``alternation_epochs`` epochs), and retrain the SOM on the new
     features, starting from its current codewords. ``n_alternations=0``
@@ -227,7 +228,7 @@ class DeepSOMQuantizer(BaseQuantizer):
         "auto" is half the longer side of the map.
     final_radius : float > 0, default=0.5
         Radius at the SOM's last update.
-    som_iterations : int, default=5000
+    som_n_iter : int, default=5000
         Updates (one training sample each) per SOM training.
     som_learning_rate : float in (0, 1], default=0.5
         SOM learning rate at the first update (decays to 0.01).
@@ -305,7 +306,7 @@ class DeepSOMQuantizer(BaseQuantizer):
     >>> from skhash.quantization import DeepSOMQuantizer
     >>> X, y = load_digits(return_X_y=True)
     >>> q = DeepSOMQuantizer(map_shape=(8, 8), n_alternations=1, max_epochs=3,
-    ...                      som_iterations=1000, input_shape=(1, 8, 8), random_state=0)
+    ...                      som_n_iter=1000, input_shape=(1, 8, 8), random_state=0)
     >>> codes = q.fit(X, y).transform(X[:3])
     >>> codes.shape, codes.dtype
     ((3, 1), dtype('uint8'))
@@ -325,7 +326,7 @@ class DeepSOMQuantizer(BaseQuantizer):
         "margin": [Interval(numbers.Real, 0, None, closed="left"), None],
         "initial_radius": [StrOptions({"auto"}), Interval(numbers.Real, 0, None, closed="neither")],
         "final_radius": [Interval(numbers.Real, 0, None, closed="neither")],
-        "som_iterations": [Interval(numbers.Integral, 1, None, closed="left")],
+        "som_n_iter": [Interval(numbers.Integral, 1, None, closed="left")],
         "som_learning_rate": [Interval(numbers.Real, 0, 1, closed="right")],
         "n_pairs": [Interval(numbers.Integral, 2, None, closed="left")],
         "alternation_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -342,7 +343,7 @@ class DeepSOMQuantizer(BaseQuantizer):
         margin=0.1,
         initial_radius="auto",
         final_radius=0.5,
-        som_iterations=5000,
+        som_n_iter=5000,
         som_learning_rate=0.5,
         n_pairs=256,
         alternation_epochs=2,
@@ -367,36 +368,7 @@ class DeepSOMQuantizer(BaseQuantizer):
         device="cpu",
         random_state=None,
     ):
-        self.map_shape = map_shape
-        self.n_alternations = n_alternations
-        self.quantization_weight = quantization_weight
-        self.margin = margin
-        self.initial_radius = initial_radius
-        self.final_radius = final_radius
-        self.som_iterations = som_iterations
-        self.som_learning_rate = som_learning_rate
-        self.n_pairs = n_pairs
-        self.alternation_epochs = alternation_epochs
-        self.embedding_dim = embedding_dim
-        self.feature_units = feature_units
-        self.shift_augment = shift_augment
-        self.flip_augment = flip_augment
-        self.lr_schedule = lr_schedule
-        self.input_shape = input_shape
-        self.backbone = backbone
-        self.hidden_units = hidden_units
-        self.max_epochs = max_epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.optimizer = optimizer
-        self.weight_decay = weight_decay
-        self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
-        self.n_iter_no_change = n_iter_no_change
-        self.callbacks = callbacks
-        self.verbose = verbose
-        self.device = device
-        self.random_state = random_state
+        store_init_params(self, locals())
 
     # ------------------------------------------------------------------ model
     def _check_params_consistency(self):
@@ -438,25 +410,25 @@ class DeepSOMQuantizer(BaseQuantizer):
             self._som_stale = True
             self._fit_net(X, y, epochs=self.alternation_epochs,  # train_all
                           phase=f"alternation {round_ + 1} of {self.n_alternations}")
-            self._train_som(X, init=self._som.codebook_)  # retrain_som
+            self._train_som(X, init=self._som.codebooks_[0])  # retrain_som
 
     def _finish_training(self, X, y):
         if self._som_stale:  # Ctrl-C cut the schedule short
-            self._train_som(X, init="random" if self._som is None else self._som.codebook_)
+            self._train_som(X, init="random" if self._som is None else self._som.codebooks_[0])
 
     def _train_som(self, X, init):
         """Fit the SOM on the normalised fc8 features of ``X``; load it into the net."""
         # seeded from torch's RNG, which fit seeds from random_state
         seed = int(torch.randint(np.iinfo(np.int32).max, (1,)).item())
-        Z = self._collect(X, 1)
+        Z = self._infer(X, 1).numpy()
         self._check_finite_features(Z, "the SOM training")
         som = SelfOrganizingMap(
-            self._map_shape, n_iterations=self.som_iterations,
+            self._map_shape, n_iter=self.som_n_iter,
             initial_radius=self.initial_radius, final_radius=self.final_radius,
             learning_rate=self.som_learning_rate, metric="cosine", init=init,
             random_state=seed,
         ).fit(Z)
-        self.net_.module_.set_codewords(som.codebook_)
+        self.net_.module_.set_codewords(som.codebooks_[0])
         self._som, self._som_stale = som, False
 
     def _after_fit(self, X, y):
@@ -464,22 +436,10 @@ class DeepSOMQuantizer(BaseQuantizer):
         del self._som, self._som_stale
         self.map_shape_ = self._map_shape
         self.grid_ = self.som_.grid_
-        self.codebooks_ = self.som_.codebook_[None].astype(np.float32)
+        self.codebooks_ = self.som_.codebooks_.astype(np.float32)
         super()._after_fit(X, y)
 
     # -------------------------------------------------------------- inference
-    def _collect(self, X, part, reduce=None):
-        """Concatenate output ``part`` (0 logits, 1 z, 2 U) over batches, in eval
-        mode on the CPU; ``reduce`` maps each batch's tensor first (memory:
-        one batch of responses at a time)."""
-        chunks = []
-        # the DataLoader draws a seed from the global RNG: keep the caller's
-        with torch.no_grad(), torch.random.fork_rng(devices=[]):
-            for out in self.net_.forward_iter(X, training=False, device="cpu"):
-                t = out[part]
-                chunks.append(t if reduce is None else reduce(t))
-        return torch.cat(chunks).numpy()
-
     def _codes(self, X):
         """Best node per row, independent of the batch the row is in.
 
@@ -490,7 +450,7 @@ class DeepSOMQuantizer(BaseQuantizer):
         (:meth:`_code_alone`). Either way the code is the one the row gets
         when encoded on its own.
         """
-        best = self._collect(X, 2, _best_and_gap)
+        best = self._infer(X, 2, reduce=_best_and_gap).numpy()
         codes = best[:, 0].astype(np.int64)
         for i in np.flatnonzero(best[:, 1] < self._tie_gap):
             codes[i] = self._code_alone(X[i:i + 1])
@@ -501,17 +461,17 @@ class DeepSOMQuantizer(BaseQuantizer):
 
     def _code_alone(self, x):
         """Code of one row ``(1, n_features)`` from float64 responses."""
-        z = self._collect(x, 1)[0].astype(np.float64)
+        z = self._infer(x, 1).numpy()[0].astype(np.float64)
         C = self.codebooks_[0].astype(np.float64)
         return int(np.argmax((C * z[None, :]).sum(axis=1)))
 
     def _embed(self, X):
-        return self._collect(X, 1)
+        return self._infer(X, 1).numpy()
 
     def response_map(self, X):
         """The SOM layer's responses ``U = z C^T`` on the grid: ``(n, rows, cols)``."""
         X = self._validated(X)
-        return self._collect(X, 2).reshape(X.shape[0], *self.map_shape_)
+        return self._infer(X, 2).numpy().reshape(X.shape[0], *self.map_shape_)
 
     def node_positions(self, codes):
         """Grid coordinates (row, col) of codes ``(n, 1)``: ``(n, 2)`` integers."""
@@ -521,7 +481,7 @@ class DeepSOMQuantizer(BaseQuantizer):
     def decision_function(self, X):
         """Class scores of the classification branch ``(n_samples, n_classes)``."""
         X = self._validated(X)
-        return self._collect(X, 0)
+        return self._infer(X, 0).numpy()
 
     def predict_proba(self, X):
         """Class probabilities (softmax of the classification branch)."""

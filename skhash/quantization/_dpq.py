@@ -11,6 +11,7 @@ from torch import nn
 from .._docstrings import fill_shared_parameters
 from ..base import BaseQuantizer, check_layer_sizes
 from ..nn._backbones import resolve_backbone_name
+from ..utils._params import store_init_params
 
 __all__ = ["DPQQuantizer", "DPQModule", "DPQLoss", "gini_batch", "gini_sample"]
 
@@ -225,14 +226,13 @@ class DPQQuantizer(BaseQuantizer):
 
     Examples
     --------
-    >>> from sklearn.pipeline import Pipeline
-    >>> from sklearn.preprocessing import StandardScaler
     >>> from skhash.datasets import load_digits
-    >>> from skhash.quantization import DPQQuantizer
     >>> X, y = load_digits(return_X_y=True)
-    >>> pipe = Pipeline([("scale", StandardScaler()),
-    ...                  ("q", DPQQuantizer(M=4, K=64, embedding_dim=64, hidden_units=(64,),
-    ...                                     max_epochs=2, random_state=0))])
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skhash.quantization import DPQQuantizer
+    >>> pipe = make_pipeline(StandardScaler(), DPQQuantizer(
+    ...     M=4, K=64, embedding_dim=64, hidden_units=(64,), max_epochs=2, random_state=0))
     >>> codes = pipe.fit(X, y).transform(X[:3])
     >>> codes.shape, codes.dtype
     ((3, 4), dtype('uint8'))
@@ -288,36 +288,7 @@ class DPQQuantizer(BaseQuantizer):
         device="cpu",
         random_state=None,
     ):
-        self.M = M
-        self.K = K
-        self.embedding_dim = embedding_dim
-        self.codeword_dim = codeword_dim
-        self.part_hidden_units = part_hidden_units
-        self.softmax_soft = softmax_soft
-        self.softmax_hard = softmax_hard
-        self.joint_central = joint_central
-        self.gini_batch = gini_batch
-        self.gini_sample = gini_sample
-        self.intra_normalization = intra_normalization
-        self.feature_units = feature_units
-        self.shift_augment = shift_augment
-        self.flip_augment = flip_augment
-        self.lr_schedule = lr_schedule
-        self.input_shape = input_shape
-        self.backbone = backbone
-        self.hidden_units = hidden_units
-        self.max_epochs = max_epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.optimizer = optimizer
-        self.weight_decay = weight_decay
-        self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
-        self.n_iter_no_change = n_iter_no_change
-        self.callbacks = callbacks
-        self.verbose = verbose
-        self.device = device
-        self.random_state = random_state
+        store_init_params(self, locals())
 
     _colour_backbone = "dsh"
     # no weight decay on colour photos: with 5e-4 (the other estimators'
@@ -390,10 +361,10 @@ class DPQQuantizer(BaseQuantizer):
 
     # -------------------------------------------------------------- inference
     def _codes(self, X):
-        return self._forward(X)[4].argmax(dim=-1).numpy()
+        return self._infer(X, 4, reduce=lambda hard: hard.argmax(dim=-1)).numpy()
 
     def _embed(self, X):
-        return self._forward(X)[2].numpy()
+        return self._infer(X, 2).numpy()
 
     def decision_function(self, X):
         """Class scores of the codes through the lookup-table classifier.

@@ -12,6 +12,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..codes import ProductSpace
+from ..utils._params import store_init_params
 
 __all__ = ["ProductQuantizer", "fit_codebooks", "resolve_product_size"]
 
@@ -217,12 +218,7 @@ class ProductQuantizer(LabelFreeQuantizerMixin, TransformerMixin, BaseEstimator)
     }
 
     def __init__(self, M=2, K=256, *, n_bits=None, max_iter=100, n_init=1, random_state=None):
-        self.M = M
-        self.K = K
-        self.n_bits = n_bits
-        self.max_iter = max_iter
-        self.n_init = n_init
-        self.random_state = random_state
+        store_init_params(self, locals())
 
     def fit(self, X, y=None):
         """Learn the codebooks from ``X`` (``y`` is ignored)."""

@@ -13,6 +13,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..codes import ProductSpace
+from ..utils._params import store_init_params
 from ._pq import LabelFreeQuantizerMixin
 
 __all__ = [
@@ -123,7 +124,7 @@ class SelfOrganizingMap(LabelFreeQuantizerMixin, TransformerMixin, BaseEstimator
     """Self-organizing map (SOM): codewords on a 2-D grid, trained by Kohonen's rule.
 
     ``rows * cols`` nodes sit on a rectangular grid; each holds a codeword
-    of the input's dimension. Training draws ``n_iterations`` samples at
+    of the input's dimension. Training draws ``n_iter`` samples at
     random; for each, the best-matching node (the winner) and its grid
     neighbours move towards the sample (see :func:`som_step`), with a
     neighbourhood radius and a learning rate that decay exponentially from
@@ -142,7 +143,7 @@ class SelfOrganizingMap(LabelFreeQuantizerMixin, TransformerMixin, BaseEstimator
     ----------
     map_shape : tuple (rows, cols), default=(10, 10)
         Grid size; each side >= 1.
-    n_iterations : int, default=5000
+    n_iter : int, default=5000
         Online updates (one random training sample each).
     initial_radius : float > 0 or "auto", default="auto"
         Neighbourhood radius (in grid units) at the first update; "auto" is
@@ -170,13 +171,15 @@ class SelfOrganizingMap(LabelFreeQuantizerMixin, TransformerMixin, BaseEstimator
 
     Attributes
     ----------
-    codebook_ : ndarray of shape (rows * cols, n_features), float32
-        Codeword of each node (row-major over the grid).
+    codebooks_ : ndarray of shape (1, rows * cols, n_features), float32
+        Codeword of each node (row-major over the grid), as the single
+        codebook of a product code (the attribute every skhash quantizer
+        has: ``codebooks_[0]`` is the map).
     grid_ : ndarray of shape (rows * cols, 2)
         Grid coordinates (row, col) of each node.
     map_shape_ : tuple (rows, cols)
     code_space_ : skhash.codes.ProductSpace
-        ``ProductSpace(codebook_[None])``: how two codes compare.
+        ``ProductSpace(codebooks_)``: how two codes compare.
     n_features_in_ : int
 
     See Also
@@ -195,7 +198,7 @@ class SelfOrganizingMap(LabelFreeQuantizerMixin, TransformerMixin, BaseEstimator
     >>> from skhash.datasets import load_digits
     >>> from skhash.quantization import SelfOrganizingMap
     >>> X = load_digits().data
-    >>> som = SelfOrganizingMap((6, 6), n_iterations=2000, random_state=0).fit(X)
+    >>> som = SelfOrganizingMap((6, 6), n_iter=2000, random_state=0).fit(X)
     >>> codes = som.transform(X[:3])
     >>> codes.shape, codes.dtype
     ((3, 1), dtype('uint8'))
@@ -205,7 +208,7 @@ class SelfOrganizingMap(LabelFreeQuantizerMixin, TransformerMixin, BaseEstimator
 
     _parameter_constraints = {
         "map_shape": [tuple, list],
-        "n_iterations": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_iter": [Interval(numbers.Integral, 1, None, closed="left")],
         "initial_radius": [StrOptions({"auto"}), Interval(numbers.Real, 0, None, closed="neither")],
         "final_radius": [Interval(numbers.Real, 0, None, closed="neither")],
         "learning_rate": [Interval(numbers.Real, 0, 1, closed="right")],
@@ -216,20 +219,11 @@ class SelfOrganizingMap(LabelFreeQuantizerMixin, TransformerMixin, BaseEstimator
         "random_state": ["random_state"],
     }
 
-    def __init__(self, map_shape=(10, 10), *, n_iterations=5000, initial_radius="auto",
+    def __init__(self, map_shape=(10, 10), *, n_iter=5000, initial_radius="auto",
                  final_radius=0.5, learning_rate=0.5, final_learning_rate=0.01,
                  neighborhood="gaussian", metric="euclidean", init="random",
                  random_state=None):
-        self.map_shape = map_shape
-        self.n_iterations = n_iterations
-        self.initial_radius = initial_radius
-        self.final_radius = final_radius
-        self.learning_rate = learning_rate
-        self.final_learning_rate = final_learning_rate
-        self.neighborhood = neighborhood
-        self.metric = metric
-        self.init = init
-        self.random_state = random_state
+        store_init_params(self, locals())
 
     # ---------------------------------------------------------------- fitting
     def _initial_radius(self, map_shape):
@@ -287,7 +281,7 @@ class SelfOrganizingMap(LabelFreeQuantizerMixin, TransformerMixin, BaseEstimator
         if self.metric == "cosine":
             codebook = _normalize_rows(codebook)
         grid = grid_coordinates(map_shape)
-        T = int(self.n_iterations)
+        T = int(self.n_iter)
         radii = decay_schedule(self._initial_radius(map_shape), self.final_radius, T)
         rates = decay_schedule(self.learning_rate, self.final_learning_rate, T)
         order = rng.randint(X.shape[0], size=T)
@@ -296,13 +290,13 @@ class SelfOrganizingMap(LabelFreeQuantizerMixin, TransformerMixin, BaseEstimator
                      neighborhood=self.neighborhood, metric=self.metric)
         self.map_shape_ = map_shape
         self.grid_ = grid
-        self.codebook_ = codebook.astype(np.float32)
-        self.code_space_ = ProductSpace(self.codebook_[None])
+        self.codebooks_ = codebook.astype(np.float32)[None]
+        self.code_space_ = ProductSpace(self.codebooks_)
         return self
 
     # -------------------------------------------------------------- inference
     def _check(self, X):
-        check_is_fitted(self, "codebook_")
+        check_is_fitted(self, "codebooks_")
         return validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
 
     def transform(self, X):
@@ -315,7 +309,7 @@ class SelfOrganizingMap(LabelFreeQuantizerMixin, TransformerMixin, BaseEstimator
         rows transformed with it.
         """
         X = self._check(X)
-        C = self.codebook_.astype(np.float64)
+        C = self.codebooks_[0].astype(np.float64)
         if self.metric == "euclidean":
             center = C.mean(0)
             C = C - center
@@ -340,10 +334,10 @@ class SelfOrganizingMap(LabelFreeQuantizerMixin, TransformerMixin, BaseEstimator
         """
         Z = self.embed(X)
         if self.metric == "cosine":
-            U = Z @ self.codebook_.T
+            U = Z @ self.codebooks_[0].T
         else:
-            d2 = ((Z * Z).sum(1)[:, None] + (self.codebook_ * self.codebook_).sum(1)[None, :]
-                  - 2.0 * Z @ self.codebook_.T)
+            C = self.codebooks_[0]
+            d2 = (Z * Z).sum(1)[:, None] + (C * C).sum(1)[None, :] - 2.0 * Z @ C.T
             U = -np.sqrt(np.maximum(d2, 0.0))
         return U.reshape(Z.shape[0], *self.map_shape_)
 
@@ -362,12 +356,13 @@ class SelfOrganizingMap(LabelFreeQuantizerMixin, TransformerMixin, BaseEstimator
         """Share of rows whose two best-matching nodes are not grid neighbours
         (8-neighbourhood); 0 for a map of one node."""
         Z = self.embed(X)
-        if self.codebook_.shape[0] < 2:
+        if self.codebooks_[0].shape[0] < 2:
             return 0.0
         if self.metric == "cosine":
-            score = -(Z @ self.codebook_.T)
+            score = -(Z @ self.codebooks_[0].T)
         else:
-            score = (self.codebook_ * self.codebook_).sum(1)[None, :] - 2.0 * Z @ self.codebook_.T
+            C = self.codebooks_[0]
+            score = (C * C).sum(1)[None, :] - 2.0 * Z @ C.T
         best2 = np.argsort(score, axis=1, kind="stable")[:, :2]
         gap = np.abs(self.grid_[best2[:, 0]] - self.grid_[best2[:, 1]]).max(1)
         return float(np.mean(gap > 1))
