@@ -72,6 +72,9 @@ def unpack_bits(codes, n_bits):
     return np.unpackbits(codes.astype(np.uint8, copy=False), axis=1, count=n_bits)
 
 
+#: Database codes a search reads at a time (:meth:`CodeSpace.search`).
+DATABASE_CHUNK_ROWS = 2**22
+
 # Whole-database rankings are built ``rank_chunk_rows(n_database)`` queries
 # at a time: at most _MAX_RANK_ROWS rows and about _RANK_CHUNK_ELEMENTS
 # (query, item) pairs per chunk. A pair costs about 30 bytes while its chunk
@@ -176,6 +179,40 @@ class CodeSpace(ABC):
         k = n_neighbors + 1 if exclude_self else n_neighbors
         dist, ind = self.kneighbors(queries, database, k, asymmetric=asymmetric)
         return drop_self(dist, ind)[1] if exclude_self else ind
+
+    def search(self, queries, database, n_neighbors, *, asymmetric=False, chunk_rows=None):
+        """Exact top ``n_neighbors`` over a database read ``chunk_rows`` codes at a time.
+
+        The same answer as :meth:`kneighbors` (distances ascending, ties by
+        database index), for a database of any size: each chunk (a slice of
+        ``database``, which may be a :class:`numpy.memmap`) is searched on
+        its own and its top list merged into the running one, so memory
+        holds one chunk and the ``(n_queries, 2 * n_neighbors)`` merge, not
+        the database. ``chunk_rows`` defaults to ``DATABASE_CHUNK_ROWS``
+        (4,194,304 codes: 32 MiB of 64-bit codes).
+        """
+        n = int(database.shape[0])
+        k = self._check_k(n_neighbors, n)
+        step = DATABASE_CHUNK_ROWS if chunk_rows is None else _check_int(
+            chunk_rows, "chunk_rows", 1)
+        if n <= step:
+            return self.kneighbors(queries, database, k, asymmetric=asymmetric)
+        best = None
+        for start in range(0, n, step):
+            part = np.asarray(database[start:start + step])  # this chunk only
+            dist, ind = self.kneighbors(queries, part, min(k, part.shape[0]),
+                                        asymmetric=asymmetric)
+            ind += start
+            if best is not None:
+                # earlier chunks hold smaller indices: sorting by (distance,
+                # index) keeps the ties in database order
+                dist = np.concatenate([best[0], dist], axis=1)
+                ind = np.concatenate([best[1], ind], axis=1)
+                order = np.lexsort((ind, dist))[:, :k]
+                dist = np.take_along_axis(dist, order, axis=1)
+                ind = np.take_along_axis(ind, order, axis=1)
+            best = dist, ind
+        return best
 
     @staticmethod
     def _n_ranked(database, exclude_self):

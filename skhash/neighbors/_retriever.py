@@ -17,6 +17,19 @@ from ..utils._params import store_init_params
 __all__ = ["KNeighborsRetriever"]
 
 
+def _check_ids(ids, n):
+    """Ids as a 1-D array of ``n`` distinct integers or strings."""
+    ids = np.asarray(ids)
+    if ids.ndim != 1 or ids.shape[0] != n:
+        raise ValueError(f"ids must be 1-D with one id per row ({n}), got shape {ids.shape}.")
+    if ids.dtype.kind not in "iuU":
+        raise TypeError(f"ids must be integers or strings, got dtype {ids.dtype}.")
+    if len(np.unique(ids)) != n:
+        values, counts = np.unique(ids, return_counts=True)
+        raise ValueError(f"ids must be distinct; repeated: {values[counts > 1][:5].tolist()}.")
+    return ids
+
+
 class KNeighborsRetriever(BaseEstimator):
     """Index the codes of a database and search them exactly.
 
@@ -51,8 +64,13 @@ class KNeighborsRetriever(BaseEstimator):
     ----------
     encoder_ : estimator
         The fitted encoder.
-    codes_ : ndarray
-        Database codes (packed bits, or ``(n, M)`` product codes).
+    codes_ : ndarray or numpy.memmap
+        Database codes (packed bits, or ``(n, M)`` product codes); a
+        read-only memmap when indexed from a file with :meth:`fit_codes`.
+    ids_ : ndarray of shape (n_samples_fit_,)
+        The caller's id of each database item (integers or strings; by
+        default the positions ``0 .. n - 1`` at ``fit``, continued by
+        :meth:`add`). ``kneighbors(..., return_ids=True)`` returns them.
     code_space_ : HammingSpace or ProductSpace
         The encoder's code space.
     classes_ : ndarray
@@ -62,6 +80,21 @@ class KNeighborsRetriever(BaseEstimator):
         Database size.
     n_features_in_ : int
         Number of features of the encoder's input.
+
+    Notes
+    -----
+    **An index that grows and one larger than memory.** :meth:`add`
+    encodes new items and appends their codes (the existing ones are never
+    re-encoded), :meth:`remove` deletes items by id; both keep ``ids_`` and
+    the labels in step, and give the index a fit on the whole collection
+    would give (with a frozen encoder). :meth:`fit_codes` indexes codes
+    computed beforehand -- an array, a :class:`numpy.memmap` or the path of
+    a ``.npy`` file written by :func:`encode_to_file` -- with an already
+    fitted encoder; ``kneighbors`` scans the database
+    :data:`skhash.codes.DATABASE_CHUNK_ROWS` codes at a time (see
+    :meth:`skhash.codes.CodeSpace.search`), so memory holds one chunk, not
+    the database. ``add`` and ``remove`` on a memmapped index bring its
+    codes into memory.
 
     Examples
     --------
@@ -112,7 +145,7 @@ class KNeighborsRetriever(BaseEstimator):
             )
 
     # ------------------------------------------------------------------- fit
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, *, ids=None):
         """Fit the encoder on the database (unless frozen) and index its codes.
 
         Parameters
@@ -122,6 +155,11 @@ class KNeighborsRetriever(BaseEstimator):
         y : array-like of shape (n_samples,) or (n_samples, n_labels), default=None
             Database labels: class labels, or a 0/1 indicator matrix for
             multi-label data. Needed by ``predict`` and ``score``.
+        ids : array-like of shape (n_samples,), default=None
+            The caller's id of each item (distinct integers or strings: file
+            names, database keys), returned by ``kneighbors(...,
+            return_ids=True)`` and used by :meth:`remove`. None: the
+            positions ``0 .. n_samples - 1``.
 
         Returns
         -------
@@ -130,10 +168,67 @@ class KNeighborsRetriever(BaseEstimator):
         self._validate_params()
         if y is not None:
             self._check_fit_labels(y)  # before any training
+        if ids is not None:
+            _check_ids(ids, len(X))  # before any training
         self.encoder_ = clone(self.encoder)
         # y positionally, None included: FrozenEstimator.fit(X, y) has no
         # default for y, and every scikit-learn estimator accepts fit(X, None)
         self.encoder_.fit(X, y)
+        self._set_code_space()
+        self.codes_ = self._encode(X, query=False)
+        self._index(y, ids)
+        return self
+
+    def fit_codes(self, codes, y=None, *, ids=None):
+        """Index database codes computed beforehand, with an already fitted encoder.
+
+        Nothing is trained or encoded: ``encoder`` must be fitted (e.g. a
+        ``FrozenEstimator`` or the encoder that wrote the codes) and is used
+        as it is, for the queries.
+
+        Parameters
+        ----------
+        codes : array-like, numpy.memmap, str or path-like
+            The database codes as the encoder's ``encode`` gives them, or
+            the path of a ``.npy`` file of them (opened as a read-only
+            memmap: see :func:`encode_to_file`). A memmap stays on disk;
+            searches read it in chunks.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels), default=None
+            Database labels (see :meth:`fit`).
+        ids : array-like of shape (n_samples,), default=None
+            The caller's ids (see :meth:`fit`).
+
+        Returns
+        -------
+        self : object
+        """
+        import os
+
+        self._validate_params()
+        final, _ = unwrap_encoder(self.encoder)
+        check_is_fitted(final, "code_space_")
+        if isinstance(codes, (str, os.PathLike)):
+            codes = np.load(os.fspath(codes), mmap_mode="r")
+        self.encoder_ = self.encoder
+        self._set_code_space()
+        if not isinstance(codes, np.memmap):
+            codes = np.asarray(codes)
+        self.code_space_.check_codes(codes, "codes")
+        self.codes_ = codes
+        self._index(y, ids)
+        return self
+
+    def _index(self, y, ids):
+        """Set the database attributes that go with ``codes_``."""
+        self.n_samples_fit_ = self.codes_.shape[0]
+        self.n_features_in_ = self.encoder_.n_features_in_
+        if hasattr(self.encoder_, "feature_names_in_"):
+            self.feature_names_in_ = self.encoder_.feature_names_in_
+        self.ids_ = (np.arange(self.n_samples_fit_, dtype=np.int64) if ids is None
+                     else _check_ids(ids, self.n_samples_fit_))
+        self._set_labels(y)
+
+    def _set_code_space(self):
         final, _ = unwrap_encoder(self.encoder_)
         space = getattr(final, "code_space_", None)
         if space is None:
@@ -147,12 +242,95 @@ class KNeighborsRetriever(BaseEstimator):
                 f"{type(final).__name__} produces binary codes."
             )
         self.code_space_ = space
-        self.codes_ = self._encode(X, query=False)
+
+    # ------------------------------------------------------- index updates
+    def add(self, X, y=None, ids=None):
+        """Encode ``X`` and append it to the index (the existing codes stay).
+
+        The result equals a fit on the whole collection with the same
+        (frozen) encoder: codes, labels, ids and searches.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_new, n_features)
+            The new items.
+        y : array-like of shape (n_new,) or (n_new, n_labels), default=None
+            Their labels: required when the index has labels, refused when
+            it has none.
+        ids : array-like of shape (n_new,), default=None
+            Their ids, distinct from the index's. None continues integer ids
+            (``max(ids_) + 1, ...``); an index with string ids needs them.
+
+        Returns
+        -------
+        self : object
+        """
+        check_is_fitted(self, "codes_")
+        has_labels = self._y is not None
+        if has_labels != (y is not None):
+            raise ValueError("this index has labels: add needs y for the new items."
+                             if has_labels else
+                             "this index was fitted without y: add takes no labels.")
+        codes = self._encode(X, query=False)
+        n_new = codes.shape[0]
+        if ids is None:
+            if self.ids_.dtype.kind not in "iu":
+                raise ValueError("this index has the caller's string ids: add needs ids "
+                                 "for the new items.")
+            start = int(self.ids_.max()) + 1 if len(self.ids_) else 0
+            ids = np.arange(start, start + n_new, dtype=self.ids_.dtype)
+        else:
+            ids = _check_ids(ids, n_new)
+            taken = np.isin(ids, self.ids_)
+            if taken.any():
+                raise ValueError(f"ids already in the index: {ids[taken][:5].tolist()}.")
+        labels = None
+        if has_labels:
+            new_y, multilabel = self._check_fit_labels(y)
+            if new_y.shape[0] != n_new:
+                raise ValueError(f"y has {new_y.shape[0]} labels for {n_new} new rows.")
+            if multilabel != self._multilabel:
+                raise ValueError("y must be of the kind the index holds ("
+                                 + ("0/1 indicator matrix" if self._multilabel
+                                    else "class labels") + ").")
+            labels = np.concatenate([self._database_labels(), new_y])
+        self.codes_ = np.concatenate([np.asarray(self.codes_), codes])
         self.n_samples_fit_ = self.codes_.shape[0]
-        self.n_features_in_ = self.encoder_.n_features_in_
-        if hasattr(self.encoder_, "feature_names_in_"):
-            self.feature_names_in_ = self.encoder_.feature_names_in_
-        self._set_labels(y)
+        self.ids_ = np.concatenate([self.ids_, ids])
+        self._set_labels(labels)
+        return self
+
+    def remove(self, ids):
+        """Delete the items with these ids from the index.
+
+        The result equals a fit without them (same frozen encoder); the
+        other items keep their ids (their positions close up).
+
+        Parameters
+        ----------
+        ids : array-like
+            Ids present in ``ids_`` (each once).
+
+        Returns
+        -------
+        self : object
+        """
+        check_is_fitted(self, "codes_")
+        ids = np.asarray(ids).ravel()
+        if len(np.unique(ids)) != len(ids):
+            raise ValueError("ids to remove must be distinct.")
+        drop = np.isin(self.ids_, ids)
+        missing = ids[~np.isin(ids, self.ids_)]
+        if len(missing):
+            raise KeyError(f"ids not in the index: {missing[:5].tolist()}.")
+        if drop.all():
+            raise ValueError("remove would empty the index; fit a new one instead.")
+        keep = ~drop
+        labels = None if self._y is None else self._database_labels()[keep]
+        self.codes_ = np.asarray(self.codes_)[keep]
+        self.n_samples_fit_ = self.codes_.shape[0]
+        self.ids_ = self.ids_[keep]
+        self._set_labels(labels)
         return self
 
     @staticmethod
@@ -183,7 +361,7 @@ class KNeighborsRetriever(BaseEstimator):
             self.classes_, self._y = np.unique(y, return_inverse=True)
 
     # ---------------------------------------------------------------- search
-    def kneighbors(self, X=None, n_neighbors=None, return_distance=True):
+    def kneighbors(self, X=None, n_neighbors=None, return_distance=True, *, return_ids=False):
         """Find the nearest database items of each query.
 
         Parameters
@@ -193,6 +371,9 @@ class KNeighborsRetriever(BaseEstimator):
             its own neighbours.
         n_neighbors : int, default=self.n_neighbors
         return_distance : bool, default=True
+        return_ids : bool, default=False
+            Return the items' ids (``ids_``: the caller's ids given to
+            ``fit``, ``fit_codes`` or ``add``) instead of their positions.
 
         Returns
         -------
@@ -200,7 +381,8 @@ class KNeighborsRetriever(BaseEstimator):
             Distances (int32 Hamming, or float32 squared L2 for product
             codes), ascending. Only when ``return_distance=True``.
         neigh_ind : ndarray of int64, shape (n_queries, n_neighbors)
-            Database indices; ties broken by index.
+            Database positions, ties broken by position (with
+            ``return_ids=True``: their ids, of ``ids_``'s dtype).
         """
         check_is_fitted(self, "codes_")
         k = self.n_neighbors if n_neighbors is None else n_neighbors
@@ -215,14 +397,16 @@ class KNeighborsRetriever(BaseEstimator):
         with search_threads(self.n_jobs):
             if X is None:
                 queries = self._database_queries()
-                dist, ind = self.code_space_.kneighbors(
+                dist, ind = self.code_space_.search(
                     queries, self.codes_, k + 1, asymmetric=self.asymmetric
                 )
                 dist, ind = drop_self(dist, ind)
             else:
-                dist, ind = self.code_space_.kneighbors(
+                dist, ind = self.code_space_.search(
                     self._queries(X), self.codes_, k, asymmetric=self.asymmetric
                 )
+        if return_ids:
+            ind = self.ids_[ind]
         return (dist, ind) if return_distance else ind
 
     def _database_queries(self):

@@ -1,0 +1,196 @@
+"""The retriever as an index: chunked (out-of-core) search, add / remove, ids, codes on disk."""
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.frozen import FrozenEstimator
+
+import skhash
+import skhash.codes
+from skhash import ITQHasher, KNeighborsRetriever, ProductQuantizer, encode_to_file
+from skhash.codes import HammingSpace, ProductSpace
+from skhash.datasets import load_digits
+
+X, Y = load_digits(return_X_y=True)
+X_DB, Y_DB, X_Q = X[300:], Y[300:], X[:300]
+
+
+@pytest.fixture(scope="module", params=["hamming", "symmetric", "asymmetric"])
+def frozen(request):
+    """A fitted encoder, frozen, and whether the retriever searches asymmetrically."""
+    if request.param == "hamming":
+        encoder = ITQHasher(n_bits=12, random_state=0)  # short codes: many ties
+    else:
+        encoder = ProductQuantizer(4, 16, random_state=0)
+    return FrozenEstimator(encoder.fit(X_DB)), request.param == "asymmetric"
+
+
+def _retriever(frozen, **kw):
+    encoder, asymmetric = frozen
+    return KNeighborsRetriever(encoder, n_neighbors=20, asymmetric=asymmetric, **kw)
+
+
+# ------------------------------------------------------------ chunked search
+@pytest.mark.parametrize("chunk_rows", [1, 7, 64, 1000])
+def test_chunked_search_equals_one_pass(chunk_rows):
+    rng = np.random.RandomState(0)
+    spaces = [
+        (HammingSpace(8), rng.randint(0, 4, (500, 1)).astype(np.uint8) << 6,
+         rng.randint(0, 4, (40, 1)).astype(np.uint8) << 6, False),  # 4 distinct codes: ties
+        (ProductSpace(rng.randn(3, 4, 2)), rng.randint(0, 4, (500, 3)).astype(np.uint8),
+         rng.randint(0, 4, (40, 3)).astype(np.uint8), False),
+        (ProductSpace(rng.randn(3, 4, 2)), rng.randint(0, 4, (500, 3)).astype(np.uint8),
+         rng.randn(40, 6).astype(np.float32), True),
+    ]
+    for space, database, queries, asymmetric in spaces:
+        for k in (1, 10, 120):
+            want = space.kneighbors(queries, database, k, asymmetric=asymmetric)
+            got = space.search(queries, database, k, asymmetric=asymmetric,
+                               chunk_rows=chunk_rows)
+            np.testing.assert_array_equal(got[0], want[0])
+            np.testing.assert_array_equal(got[1], want[1])
+
+
+def test_retriever_searches_the_database_in_chunks(frozen, monkeypatch):
+    whole = _retriever(frozen).fit(X_DB, Y_DB)
+    want = whole.kneighbors(X_Q)
+    monkeypatch.setattr(skhash.codes, "DATABASE_CHUNK_ROWS", 97)
+    got = whole.kneighbors(X_Q)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+    np.testing.assert_array_equal(whole.predict(X_Q), _retriever(frozen).fit(X_DB, Y_DB)
+                                  .predict(X_Q))
+
+
+# ------------------------------------------------------------ codes on disk
+def test_codes_on_disk_search_as_codes_in_memory(frozen, tmp_path, monkeypatch):
+    encoder, _ = frozen
+    in_memory = _retriever(frozen).fit(X_DB, Y_DB)
+    codes = encode_to_file(encoder, X_DB, tmp_path / "codes.npy", chunk_rows=101)
+    assert isinstance(codes, np.memmap) and not codes.flags.writeable
+    np.testing.assert_array_equal(codes, in_memory.codes_)
+    monkeypatch.setattr(skhash.codes, "DATABASE_CHUNK_ROWS", 256)
+    for source in (codes, tmp_path / "codes.npy", str(tmp_path / "codes.npy")):
+        on_disk = _retriever(frozen).fit_codes(source, Y_DB)
+        assert isinstance(on_disk.codes_, np.memmap)
+        for a, b in zip(on_disk.kneighbors(X_Q), in_memory.kneighbors(X_Q)):
+            np.testing.assert_array_equal(a, b)
+        assert on_disk.score(X_Q, Y[:300]) == in_memory.score(X_Q, Y[:300])
+
+
+def test_encode_to_file_refuses_to_overwrite_and_bad_chunks(tmp_path):
+    encoder = ITQHasher(n_bits=8, random_state=0).fit(X_DB)
+    path = tmp_path / "codes.npy"
+    encode_to_file(encoder, X_DB, path)
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        encode_to_file(encoder, X_DB, path)
+    np.testing.assert_array_equal(encode_to_file(encoder, X_Q, path, overwrite=True),
+                                  encoder.encode(X_Q))
+    with pytest.raises(ValueError, match="chunk_rows"):
+        encode_to_file(encoder, X_DB, tmp_path / "other.npy", chunk_rows=0)
+
+
+def test_fit_codes_needs_a_fitted_encoder_and_valid_codes(frozen):
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        KNeighborsRetriever(ITQHasher()).fit_codes(np.zeros((5, 4), np.uint8))
+    encoder, asymmetric = frozen
+    width = encoder.estimator.encode(X_DB[:1]).shape[1]
+    with pytest.raises((ValueError, TypeError)):
+        _retriever(frozen).fit_codes(np.zeros((5, width + 1), np.uint8))
+
+
+# ----------------------------------------------------------- add and remove
+def test_add_equals_one_fit_on_everything(frozen):
+    whole = _retriever(frozen).fit(X_DB, Y_DB)
+    grown = _retriever(frozen).fit(X_DB[:500], Y_DB[:500])
+    grown.add(X_DB[500:900], Y_DB[500:900]).add(X_DB[900:], Y_DB[900:])
+    np.testing.assert_array_equal(grown.codes_, whole.codes_)
+    np.testing.assert_array_equal(grown.ids_, whole.ids_)
+    np.testing.assert_array_equal(grown.classes_, whole.classes_)
+    for a, b in zip(grown.kneighbors(X_Q), whole.kneighbors(X_Q)):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(grown.predict_proba(X_Q), whole.predict_proba(X_Q))
+    assert grown.score(X_Q, Y[:300]) == whole.score(X_Q, Y[:300])
+
+
+def test_add_brings_new_classes_and_keeps_unlabelled_indexes_unlabelled(frozen):
+    r = _retriever(frozen).fit(X_DB[Y_DB < 5], Y_DB[Y_DB < 5])
+    assert list(r.classes_) == [0, 1, 2, 3, 4]
+    r.add(X_DB[Y_DB >= 5], Y_DB[Y_DB >= 5])
+    assert list(r.classes_) == list(range(10))
+    with pytest.raises(ValueError, match="needs y"):
+        r.add(X_Q[:3])
+    bare = _retriever(frozen).fit(X_DB)
+    with pytest.raises(ValueError, match="without y"):
+        bare.add(X_Q[:3], Y[:3])
+    assert bare.add(X_Q[:3]).n_samples_fit_ == len(X_DB) + 3
+
+
+def test_remove_equals_a_fit_without_the_removed_items(frozen):
+    drop = np.arange(0, len(X_DB), 3)
+    keep = np.setdiff1d(np.arange(len(X_DB)), drop)
+    fitted = _retriever(frozen).fit(X_DB, Y_DB).remove(drop)  # default ids: positions
+    direct = _retriever(frozen).fit(X_DB[keep], Y_DB[keep], ids=keep)
+    np.testing.assert_array_equal(fitted.codes_, direct.codes_)
+    np.testing.assert_array_equal(fitted.ids_, keep)
+    for a, b in zip(fitted.kneighbors(X_Q, return_ids=True),
+                    direct.kneighbors(X_Q, return_ids=True)):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(fitted.predict(X_Q), direct.predict(X_Q))
+
+
+def test_caller_ids_come_back_from_kneighbors_and_survive_updates(frozen):
+    names = np.array([f"img_{i:05d}.png" for i in range(len(X_DB))])
+    r = _retriever(frozen).fit(X_DB, Y_DB, ids=names)
+    dist, pos = r.kneighbors(X_Q)
+    _, got = r.kneighbors(X_Q, return_ids=True)
+    np.testing.assert_array_equal(got, names[pos])
+    r.remove(names[:10]).add(X_DB[:10], Y_DB[:10], ids=names[:10])
+    dist_after, moved = r.kneighbors(X_Q, return_ids=True)
+    # the same items under the same names, though their positions changed
+    # (ties are ordered by position: only items tied at the cut-off may swap)
+    np.testing.assert_array_equal(dist_after, dist)
+    for q in range(len(X_Q)):
+        inside = dist[q] < dist[q][-1]
+        assert set(moved[q][inside]) == set(got[q][inside])
+    with pytest.raises(ValueError, match="needs ids"):
+        r.add(X_Q[:2], Y[:2])
+
+
+@pytest.mark.parametrize("ids, error, match", [
+    (np.zeros(len(X_DB)), TypeError, "integers or strings"),
+    (np.arange(len(X_DB) - 1), ValueError, "one id per row"),
+    (np.r_[0, np.arange(len(X_DB) - 1)], ValueError, r"repeated: \[0\]"),
+])
+def test_bad_ids_are_refused_before_training(ids, error, match):
+    with pytest.raises(error, match=match):
+        KNeighborsRetriever(ITQHasher(n_bits=8)).fit(X_DB, ids=ids)
+
+
+def test_update_errors_name_the_problem(frozen):
+    r = _retriever(frozen).fit(X_DB, Y_DB)
+    with pytest.raises(ValueError, match="already in the index"):
+        r.add(X_Q[:2], Y[:2], ids=[5, 10**6])
+    with pytest.raises(KeyError, match=r"not in the index: \[123456\]"):
+        r.remove([1, 123456])
+    with pytest.raises(ValueError, match="distinct"):
+        r.remove([1, 1])
+    with pytest.raises(ValueError, match="empty the index"):
+        r.remove(r.ids_)
+    assert r.n_samples_fit_ == len(X_DB)  # nothing half-done
+
+
+# -------------------------------------------------------------- persistence
+def test_the_index_saves_and_loads_with_the_estimator(frozen, tmp_path):
+    names = np.array([f"k{i}" for i in range(len(X_DB))])
+    r = _retriever(frozen).fit(X_DB[:800], Y_DB[:800], ids=names[:800])
+    r.add(X_DB[800:], Y_DB[800:], ids=names[800:]).remove(names[:5])
+    want = r.kneighbors(X_Q, return_ids=True)
+    skhash.save(r, tmp_path / "safe")
+    joblib.dump(r, tmp_path / "r.joblib")
+    for loaded in (skhash.load(tmp_path / "safe"), joblib.load(tmp_path / "r.joblib")):
+        np.testing.assert_array_equal(loaded.ids_, r.ids_)
+        for a, b in zip(loaded.kneighbors(X_Q, return_ids=True), want):
+            np.testing.assert_array_equal(a, b)
