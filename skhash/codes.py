@@ -26,7 +26,7 @@ import numpy as np
 from . import _search
 
 __all__ = ["CodeSpace", "HammingSpace", "ProductSpace", "pack_bits", "unpack_bits",
-           "search_threads"]
+           "merge_top_lists", "search_threads"]
 
 # Query rows per chunk for the full distance matrices (memory bound:
 # chunk_size * n_database distances at a time).
@@ -87,6 +87,19 @@ _RANK_CHUNK_ELEMENTS = 2**23
 def rank_chunk_rows(n_database):
     """Queries per chunk of a whole-database ranking (memory bound)."""
     return int(max(1, min(_MAX_RANK_ROWS, _RANK_CHUNK_ELEMENTS // max(int(n_database), 1))))
+
+
+def merge_top_lists(tops, k):
+    """Merge per-shard top lists ``[(dist, ind), ...]`` into the exact global top ``k``.
+
+    Each shard's ``ind`` holds global database indices. Sorting the union by
+    (distance, index) keeps ties in database order, so the result is the
+    single-pass one.
+    """
+    dist = np.concatenate([d for d, _ in tops], axis=1)
+    ind = np.concatenate([i for _, i in tops], axis=1)
+    order = np.lexsort((ind, dist))[:, :k]
+    return np.take_along_axis(dist, order, axis=1), np.take_along_axis(ind, order, axis=1)
 
 
 def drop_self(dist, ind):
@@ -203,15 +216,7 @@ class CodeSpace(ABC):
             dist, ind = self.kneighbors(queries, part, min(k, part.shape[0]),
                                         asymmetric=asymmetric)
             ind += start
-            if best is not None:
-                # earlier chunks hold smaller indices: sorting by (distance,
-                # index) keeps the ties in database order
-                dist = np.concatenate([best[0], dist], axis=1)
-                ind = np.concatenate([best[1], ind], axis=1)
-                order = np.lexsort((ind, dist))[:, :k]
-                dist = np.take_along_axis(dist, order, axis=1)
-                ind = np.take_along_axis(ind, order, axis=1)
-            best = dist, ind
+            best = (dist, ind) if best is None else merge_top_lists([best, (dist, ind)], k)
         return best
 
     @staticmethod

@@ -67,7 +67,7 @@ class KNeighborsRetriever(BaseEstimator):
     codes_ : ndarray or numpy.memmap
         Database codes (packed bits, or ``(n, M)`` product codes); a
         read-only memmap when indexed from a file with :meth:`fit_codes`.
-    ids_ : ndarray of shape (n_samples_fit_,)
+    ids_ : ndarray of shape (n_database,)
         The caller's id of each database item (integers or strings; by
         default the positions ``0 .. n - 1`` at ``fit``, continued by
         :meth:`add`). ``kneighbors(..., return_ids=True)`` returns them.
