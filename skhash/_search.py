@@ -287,16 +287,40 @@ def _hamming_radius_fill(Q, X, radius, offsets, out_d, out_i):
                 p += 1
 
 
-@njit(parallel=True, cache=True, nogil=True)
-def _lut_topk(T, X, k, out_d, out_i):
-    """Exact k nearest product codes through per-query lookup tables.
+@njit(inline="always")
+def _lut_block_distances(Tq, XT, b0, nbk, buf):
+    """Table distances of one query (tables ``Tq`` (M, K)) to ``nbk`` codes from
+    ``b0`` of the code-major database ``XT`` (M, n), into ``buf``; returns their
+    minimum. One codebook at a time over the block: no dependency chain
+    between codes, so the sums of neighbouring codes run side by side (the
+    sum order per code is m = 0, 1, ...)."""
+    M = Tq.shape[0]
+    row = Tq[0]
+    xs = XT[0, b0:b0 + nbk]
+    for j in range(nbk):
+        buf[j] = row[xs[j]]
+    for m in range(1, M):
+        row = Tq[m]
+        xs = XT[m, b0:b0 + nbk]
+        for j in range(nbk):
+            buf[j] += row[xs[j]]
+    low = buf[0]
+    for j in range(1, nbk):
+        low = min(low, buf[j])
+    return low
 
-    ``T`` (nq, M, K) float32 tables, ``X`` (n, M) integer codes; the distance
-    of code ``x`` to query ``q`` is ``sum_m T[q, m, x[m]]``.
+
+@njit(parallel=True, cache=True, nogil=True)
+def _lut_topk(T, XT, k, out_d, out_i):
+    """Exact k nearest product codes, a block of codes at a time.
+
+    ``T`` (nq, M, K) float32 tables, ``XT`` (M, n) the database codes
+    code-major. As :func:`_hamming_topk`: a branch-free pass writes a
+    block's distances and their minimum, and only a block whose minimum
+    beats the query's current k-th distance is offered to the heap.
     """
     nq = T.shape[0]
-    M = T.shape[1]
-    n = X.shape[0]
+    n = XT.shape[1]
     inf = np.float32(np.inf)
     n_blocks = (nq + _Q_BLOCK - 1) // _Q_BLOCK
     for b in prange(n_blocks):
@@ -307,6 +331,7 @@ def _lut_topk(T, X, k, out_d, out_i):
         hi = np.empty((nb, k), np.int64)
         size = np.zeros(nb, np.int64)
         thr = np.full(nb, inf, np.float32)
+        buf = np.empty(_BLOCK, np.float32)
         for c0 in range(0, n, _X_CHUNK):
             c1 = min(n, c0 + _X_CHUNK)
             for qq in range(nb):
@@ -315,15 +340,16 @@ def _lut_topk(T, X, k, out_d, out_i):
                 hdq = hd[qq]
                 hiq = hi[qq]
                 Tq = T[q0 + qq]
-                for j in range(c0, c1):
-                    d = np.float32(0.0)
-                    for m in range(M):
-                        d += Tq[m, X[j, m]]
-                    # ``not (d >= t)`` also admits the first items while t = inf
-                    if d < t or (s < k):
-                        s = _heap_offer(hdq, hiq, s, k, d, j)
-                        if s == k:
-                            t = hdq[0]
+                for b0 in range(c0, c1, _BLOCK):
+                    nbk = min(_BLOCK, c1 - b0)
+                    if _lut_block_distances(Tq, XT, b0, nbk, buf) >= t and s == k:
+                        continue
+                    for j in range(nbk):
+                        d = buf[j]
+                        if d < t or s < k:
+                            s = _heap_offer(hdq, hiq, s, k, d, b0 + j)
+                            if s == k:
+                                t = hdq[0]
                 thr[qq] = t
                 size[qq] = s
         for qq in range(nb):

@@ -640,9 +640,13 @@ class ProductSpace(CodeSpace):
         k = self._check_k(n_neighbors, X.shape[0])
         dist = np.empty((Q.shape[0], k), dtype=np.float32)
         ind = np.empty((Q.shape[0], k), dtype=np.int64)
+        # code-major database: each codebook's column is contiguous for the
+        # block passes of the kernel (one copy of n * M small integers)
+        XT = np.ascontiguousarray(X.T)
         for s in range(0, Q.shape[0], chunk_size):
             tables = self.query_tables(Q[s : s + chunk_size], asymmetric=asymmetric)
-            _search.lut_topk(tables, X, k, dist[s : s + chunk_size], ind[s : s + chunk_size])
+            _search.lut_topk(tables, XT, k, dist[s : s + chunk_size],
+                                     ind[s : s + chunk_size])
         return dist, ind
 
 
