@@ -263,6 +263,8 @@ class HammingSpace(CodeSpace):
     """
 
     kind = "hamming"
+    #: dtype of the packed codes
+    code_dtype = np.dtype(np.uint8)
 
     def __init__(self, n_bits):
         self.n_bits = _check_int(n_bits, "n_bits", 1)

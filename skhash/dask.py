@@ -34,9 +34,20 @@ def _import_dask_array():
     return da
 
 
-def _apply(encoder, method, block):
+def _apply(encoder, method, block, width=None, dtype=None):
+    if block.shape[0] == 0 and width is not None:  # an empty block of rows
+        return np.empty((0, width), dtype=dtype)
     inner, rows = unwrap_encoder(encoder, block)
     return np.asarray(getattr(inner, method)(rows))
+
+
+def _known_rows(array, what):
+    """``array`` with known row-chunk sizes (computing them if needed)."""
+    if any(np.isnan(c) for c in array.chunks[0]):
+        array = array.compute_chunk_sizes()
+    if array.shape[0] == 0:
+        raise ValueError(f"{what} has no rows.")
+    return array
 
 
 def encode(encoder, X, *, method="encode"):
@@ -70,12 +81,14 @@ def encode(encoder, X, *, method="encode"):
     X = da.asarray(X)
     if X.ndim != 2:
         raise ValueError(f"X must be a 2-D dask array of rows, got {X.ndim} dimensions.")
+    X = _known_rows(X, "X")
     if X.numblocks[1] > 1:
         X = X.rechunk({1: -1})
     probe = _apply(encoder, method, np.asarray(X[:1].compute()))
-    chunks = (X.chunks[0], (probe.shape[1],))
-    return X.map_blocks(lambda block: _apply(encoder, method, block), dtype=probe.dtype,
-                        chunks=chunks, meta=np.empty((0, probe.shape[1]), probe.dtype))
+    width, dtype = probe.shape[1], probe.dtype
+    return X.map_blocks(lambda block: _apply(encoder, method, block, width, dtype),
+                        dtype=dtype, chunks=(X.chunks[0], (width,)),
+                        meta=np.empty((0, width), dtype))
 
 
 def _shard_top(space, queries, shard, k, start, asymmetric):
@@ -115,12 +128,14 @@ def kneighbors(space, queries, database, n_neighbors, *, asymmetric=False):
     database = da.asarray(database)
     if database.ndim != 2:
         raise ValueError("database must be a 2-D dask array of codes.")
+    database = _known_rows(database, "database")
     if database.numblocks[1] > 1:
         database = database.rechunk({1: -1})
     k = space._check_k(n_neighbors, database.shape[0])
     queries = np.asarray(queries)
-    starts = np.concatenate([[0], np.cumsum(database.chunks[0])[:-1]])
+    sizes = database.chunks[0]
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     shards = database.to_delayed().ravel()
     tops = [dask.delayed(_shard_top)(space, queries, shard, k, int(start), asymmetric)
-            for shard, start in zip(shards, starts)]
+            for shard, start, size in zip(shards, starts, sizes) if size > 0]
     return dask.compute(dask.delayed(merge_top_lists)(tops, k))[0]

@@ -78,3 +78,21 @@ def test_encode_and_search_on_a_two_worker_cluster(encoders):
     want = encoder.code_space_.kneighbors(encoder.encode(X_Q), encoder.encode(X_DB), 10)
     np.testing.assert_array_equal(got[0], want[0])
     np.testing.assert_array_equal(got[1], want[1])
+
+
+def test_empty_and_unknown_chunks(encoders):
+    import dask
+
+    encoder = encoders["hamming"]
+    codes = encoder.encode(X_DB)
+    want = encoder.code_space_.kneighbors(encoder.encode(X_Q), codes, 4)
+    with_empty = da.from_array(codes, chunks=((0, 1000, len(codes) - 1000), (2,)))
+    unknown = da.from_array(codes, chunks=(300, -1))
+    unknown = unknown[da.from_array(np.ones(len(codes), bool), chunks=300)]  # nan chunks
+    with dask.config.set(scheduler="threads"):
+        for database in (with_empty, unknown):
+            got = skdask.kneighbors(encoder, encoder.encode(X_Q), database, 4)
+            np.testing.assert_array_equal(got[0], want[0])
+            np.testing.assert_array_equal(got[1], want[1])
+        rows = da.from_array(X_DB, chunks=((0, 500, len(X_DB) - 500), (64,)))
+        np.testing.assert_array_equal(skdask.encode(encoder, rows).compute(), codes)

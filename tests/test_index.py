@@ -194,3 +194,92 @@ def test_the_index_saves_and_loads_with_the_estimator(frozen, tmp_path):
         np.testing.assert_array_equal(loaded.ids_, r.ids_)
         for a, b in zip(loaded.kneighbors(X_Q, return_ids=True), want):
             np.testing.assert_array_equal(a, b)
+
+
+# ------------------------------------------------- failed updates change nothing
+def _state(r):
+    keep = ("codes_", "ids_", "_y", "n_samples_fit_", "classes_", "_next_id")
+    return {k: (np.array(getattr(r, k)) if hasattr(r, k) else None) for k in keep}
+
+
+def _assert_unchanged(r, before):
+    for key, value in _state(r).items():
+        if value is None:
+            assert before[key] is None, key
+        else:
+            np.testing.assert_array_equal(value, before[key], err_msg=key)
+
+
+def test_a_failed_add_or_remove_leaves_the_index_as_it_was(frozen):
+    r = _retriever(frozen).fit(X_DB[:500], Y_DB[:500])
+    before = _state(r)
+    bad = [
+        lambda: r.add(X_DB[500:502], np.array(["cat", "dog"], dtype=object)),  # strings
+        lambda: r.add(X_DB[500:502], [1.5, 2.0]),  # fractional labels
+        lambda: r.add(X_DB[500:502], Y_DB[500:503]),  # one label too many
+        lambda: r.add(X_DB[500:502], Y_DB[500:502], ids=["a", "b"]),  # string ids
+        lambda: r.add(X_DB[500:502], Y_DB[500:502], ids=[3, 900]),  # id taken
+        lambda: r.remove(["5"]),  # a string id in an integer index
+        lambda: r.remove([1, 10**9]),
+    ]
+    for call in bad:
+        with pytest.raises((ValueError, TypeError, KeyError)):
+            call()
+        _assert_unchanged(r, before)
+    # labels of the same kind, given as floats with integral values, are fine
+    r.add(X_DB[500:502], Y_DB[500:502].astype(float))
+    assert r.classes_.dtype == before["classes_"].dtype
+
+
+def test_a_failed_fit_codes_leaves_the_index_as_it_was(frozen):
+    encoder, _ = frozen
+    r = _retriever(frozen).fit(X_DB[:100], Y_DB[:100])
+    before = _state(r)
+    codes = encoder.estimator.encode(X_DB[:30])
+    with pytest.raises(ValueError, match="distinct"):
+        r.fit_codes(codes, ids=np.zeros(30, int))
+    with pytest.raises(ValueError, match="labels for 30"):
+        r.fit_codes(codes, Y_DB[:10])
+    _assert_unchanged(r, before)
+
+
+def test_fit_checks_the_label_count_before_training():
+    encoder = ITQHasher(n_bits=8)
+    with pytest.raises(ValueError, match="10 labels for 50"):
+        KNeighborsRetriever(encoder).fit(X_DB[:50], Y_DB[:10])
+    assert not hasattr(encoder, "code_space_")
+
+
+def test_integer_ids_are_never_reused_and_string_ids_from_object_arrays():
+    r = KNeighborsRetriever(ITQHasher(n_bits=8, random_state=0)).fit(X_DB[:10])
+    r.remove([9]).add(X_DB[10:11])
+    assert r.ids_.tolist() == [0, 1, 2, 3, 4, 5, 6, 7, 8, 10]
+    names = np.array([f"n{i}" for i in range(10)], dtype=object)
+    named = KNeighborsRetriever(ITQHasher(n_bits=8, random_state=0)).fit(X_DB[:10], ids=names)
+    assert named.ids_.dtype.kind == "U"
+    named.remove(np.array(["n3"], dtype=object))
+    assert "n3" not in named.ids_
+    big = np.array([2**63 + 5], dtype=np.uint64)
+    with pytest.raises(ValueError, match="int64"):
+        KNeighborsRetriever(ITQHasher(n_bits=8)).fit(X_DB[:1], ids=big)
+
+
+def test_memmapped_codes_must_be_of_the_code_dtype(tmp_path):
+    encoder = ProductQuantizer(4, 16, random_state=0).fit(X_DB)
+    path = tmp_path / "wide.npy"
+    np.save(path, encoder.encode(X_DB).astype(np.int64))
+    with pytest.raises(TypeError, match="uint8"):
+        KNeighborsRetriever(FrozenEstimator(encoder)).fit_codes(path)
+    # in memory, other integer dtypes are converted once, at fit_codes
+    r = KNeighborsRetriever(FrozenEstimator(encoder)).fit_codes(np.load(path))
+    assert r.codes_.dtype == np.uint8
+
+
+def test_store_init_params_lets_a_subclass_extend_the_signature():
+    class MyITQ(ITQHasher):
+        def __init__(self, n_bits=16, *, extra=1, n_iter=50, random_state=None):
+            super().__init__(n_bits=n_bits, n_iter=n_iter, random_state=random_state)
+            self.extra = extra
+
+    assert MyITQ(extra=3).get_params() == {"extra": 3, "n_bits": 16, "n_iter": 50,
+                                           "random_state": None}

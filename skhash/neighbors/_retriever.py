@@ -7,7 +7,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils import get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import check_is_fitted, column_or_1d
+from sklearn.utils.validation import _num_samples, check_is_fitted, column_or_1d
 
 from ..codes import drop_self, search_threads
 from ..metrics._ranking import _Labels, check_class_labels
@@ -18,16 +18,33 @@ __all__ = ["KNeighborsRetriever"]
 
 
 def _check_ids(ids, n):
-    """Ids as a 1-D array of ``n`` distinct integers or strings."""
+    """Ids as a 1-D array of ``n`` distinct int64 integers or strings."""
     ids = np.asarray(ids)
+    if ids.dtype == object and all(isinstance(v, str) for v in ids.ravel()):
+        ids = ids.astype(str)  # e.g. a pandas column of strings
     if ids.ndim != 1 or ids.shape[0] != n:
         raise ValueError(f"ids must be 1-D with one id per row ({n}), got shape {ids.shape}.")
     if ids.dtype.kind not in "iuU":
         raise TypeError(f"ids must be integers or strings, got dtype {ids.dtype}.")
+    if ids.dtype.kind == "u" and ids.size and ids.max() > np.iinfo(np.int64).max:
+        raise ValueError("integer ids must fit in int64.")
+    if ids.dtype.kind in "iu":
+        ids = ids.astype(np.int64)
     if len(np.unique(ids)) != n:
         values, counts = np.unique(ids, return_counts=True)
         raise ValueError(f"ids must be distinct; repeated: {values[counts > 1][:5].tolist()}.")
     return ids
+
+
+def _same_id_kind(ids, index_ids, what):
+    """Refuse integer ids for an index of string ids, and the other way round."""
+    if (ids.dtype.kind == "U") != (index_ids.dtype.kind == "U"):
+        have = "strings" if index_ids.dtype.kind == "U" else "integers"
+        raise TypeError(f"{what} must be {have}, as the index's ids are; got dtype {ids.dtype}.")
+
+
+def _label_group(labels):
+    return "numbers" if labels.dtype.kind in "biuf" else "strings"
 
 
 class KNeighborsRetriever(BaseEstimator):
@@ -94,7 +111,10 @@ class KNeighborsRetriever(BaseEstimator):
     :data:`skhash.codes.DATABASE_CHUNK_ROWS` codes at a time (see
     :meth:`skhash.codes.CodeSpace.search`), so memory holds one chunk, not
     the database. ``add`` and ``remove`` on a memmapped index bring its
-    codes into memory.
+    codes into memory, and so do ``radius_neighbors`` and
+    ``kneighbors(X=None)`` (not chunked yet). Integer ids that ``add``
+    assigns are never ones an item had before (removed items' ids are not
+    reused).
 
     Examples
     --------
@@ -166,17 +186,16 @@ class KNeighborsRetriever(BaseEstimator):
         self : object
         """
         self._validate_params()
-        if y is not None:
-            self._check_fit_labels(y)  # before any training
-        if ids is not None:
-            _check_ids(ids, len(X))  # before any training
-        self.encoder_ = clone(self.encoder)
+        n = _num_samples(X)
+        labels = self._label_state(y, n)  # before any training
+        ids = np.arange(n, dtype=np.int64) if ids is None else _check_ids(ids, n)
+        encoder = clone(self.encoder)
         # y positionally, None included: FrozenEstimator.fit(X, y) has no
         # default for y, and every scikit-learn estimator accepts fit(X, None)
-        self.encoder_.fit(X, y)
-        self._set_code_space()
-        self.codes_ = self._encode(X, query=False)
-        self._index(y, ids)
+        encoder.fit(X, y)
+        space = self._code_space_of(encoder)
+        self.encoder_, self.code_space_ = encoder, space
+        self._set_index(self._encode(X, query=False), labels, ids)
         return self
 
     def fit_codes(self, codes, y=None, *, ids=None):
@@ -207,29 +226,45 @@ class KNeighborsRetriever(BaseEstimator):
         self._validate_params()
         final, _ = unwrap_encoder(self.encoder)
         check_is_fitted(final, "code_space_")
+        space = self._code_space_of(self.encoder)
         if isinstance(codes, (str, os.PathLike)):
             codes = np.load(os.fspath(codes), mmap_mode="r")
-        self.encoder_ = self.encoder
-        self._set_code_space()
-        if not isinstance(codes, np.memmap):
-            codes = np.asarray(codes)
-        self.code_space_.check_codes(codes, "codes")
-        self.codes_ = codes
-        self._index(y, ids)
+        if isinstance(codes, np.memmap):
+            if codes.dtype != space.code_dtype:
+                raise TypeError(
+                    f"memmapped codes must be of dtype {space.code_dtype} (as encode writes "
+                    f"them, e.g. with encode_to_file), got {codes.dtype}: converting would "
+                    "copy the whole file into memory.")
+            space.check_codes(codes, "codes")
+        else:
+            codes = space.check_codes(codes, "codes")
+        n = codes.shape[0]
+        labels = self._label_state(y, n)
+        ids = np.arange(n, dtype=np.int64) if ids is None else _check_ids(ids, n)
+        self.encoder_, self.code_space_ = self.encoder, space
+        self._set_index(codes, labels, ids)
         return self
 
-    def _index(self, y, ids):
-        """Set the database attributes that go with ``codes_``."""
-        self.n_samples_fit_ = self.codes_.shape[0]
+    def _set_index(self, codes, labels, ids, *, next_id=None):
+        """Assign the database and what goes with it (all validated before)."""
+        self.codes_ = codes
+        self.n_samples_fit_ = codes.shape[0]
         self.n_features_in_ = self.encoder_.n_features_in_
         if hasattr(self.encoder_, "feature_names_in_"):
             self.feature_names_in_ = self.encoder_.feature_names_in_
-        self.ids_ = (np.arange(self.n_samples_fit_, dtype=np.int64) if ids is None
-                     else _check_ids(ids, self.n_samples_fit_))
-        self._set_labels(y)
+        self.ids_ = ids
+        self._y, self._multilabel, classes = labels
+        if classes is not None:
+            self.classes_ = classes
+        elif hasattr(self, "classes_"):
+            del self.classes_
+        # integer ids that add() gives next: never one an item had before
+        if next_id is None:
+            next_id = int(ids.max()) + 1 if ids.dtype.kind in "iu" and len(ids) else 0
+        self._next_id = next_id
 
-    def _set_code_space(self):
-        final, _ = unwrap_encoder(self.encoder_)
+    def _code_space_of(self, encoder):
+        final, _ = unwrap_encoder(encoder)
         space = getattr(final, "code_space_", None)
         if space is None:
             raise TypeError(
@@ -241,7 +276,7 @@ class KNeighborsRetriever(BaseEstimator):
                 "asymmetric=True needs an encoder with product codes (a quantizer); "
                 f"{type(final).__name__} produces binary codes."
             )
-        self.code_space_ = space
+        return space
 
     # ------------------------------------------------------- index updates
     def add(self, X, y=None, ids=None):
@@ -273,32 +308,53 @@ class KNeighborsRetriever(BaseEstimator):
                              "this index was fitted without y: add takes no labels.")
         codes = self._encode(X, query=False)
         n_new = codes.shape[0]
+        next_id = getattr(self, "_next_id", 0)
         if ids is None:
-            if self.ids_.dtype.kind not in "iu":
+            if self.ids_.dtype.kind == "U":
                 raise ValueError("this index has the caller's string ids: add needs ids "
                                  "for the new items.")
-            start = int(self.ids_.max()) + 1 if len(self.ids_) else 0
-            ids = np.arange(start, start + n_new, dtype=self.ids_.dtype)
+            start = max(next_id, int(self.ids_.max()) + 1 if len(self.ids_) else 0)
+            ids = np.arange(start, start + n_new, dtype=np.int64)
         else:
             ids = _check_ids(ids, n_new)
+            _same_id_kind(ids, self.ids_, "ids")
             taken = np.isin(ids, self.ids_)
             if taken.any():
                 raise ValueError(f"ids already in the index: {ids[taken][:5].tolist()}.")
-        labels = None
+        labels = (None, False, None)
         if has_labels:
-            new_y, multilabel = self._check_fit_labels(y)
-            if new_y.shape[0] != n_new:
-                raise ValueError(f"y has {new_y.shape[0]} labels for {n_new} new rows.")
-            if multilabel != self._multilabel:
-                raise ValueError("y must be of the kind the index holds ("
-                                 + ("0/1 indicator matrix" if self._multilabel
-                                    else "class labels") + ").")
-            labels = np.concatenate([self._database_labels(), new_y])
-        self.codes_ = np.concatenate([np.asarray(self.codes_), codes])
-        self.n_samples_fit_ = self.codes_.shape[0]
-        self.ids_ = np.concatenate([self.ids_, ids])
-        self._set_labels(labels)
+            labels = self._label_state(self._added_labels(y, n_new), self.n_samples_fit_ + n_new)
+        if ids.dtype.kind in "iu":
+            next_id = max(next_id, int(ids.max()) + 1)
+        # everything is checked: only now does the index change
+        self._set_index(np.concatenate([np.asarray(self.codes_), codes]), labels,
+                        np.concatenate([self.ids_, ids]), next_id=next_id)
         return self
+
+    def _added_labels(self, y, n_new):
+        """The database labels with ``y`` appended, of the kind the index holds."""
+        new_y, multilabel = self._check_fit_labels(y)
+        if new_y.shape[0] != n_new:
+            raise ValueError(f"y has {new_y.shape[0]} labels for {n_new} new rows.")
+        if multilabel != self._multilabel:
+            raise ValueError("y must be of the kind the index holds ("
+                             + ("0/1 indicator matrix" if self._multilabel
+                                else "class labels") + ").")
+        old = self._database_labels()
+        if multilabel:
+            if new_y.shape[1] != old.shape[1]:
+                raise ValueError(f"y has {new_y.shape[1]} label columns; the index has "
+                                 f"{old.shape[1]}.")
+            return np.concatenate([old, new_y.astype(old.dtype)])
+        if _label_group(new_y) != _label_group(old):
+            raise ValueError(f"y holds {_label_group(new_y)}, but the index's labels are "
+                             f"{_label_group(old)}.")
+        if old.dtype.kind in "biu" and new_y.dtype.kind == "f":
+            if not np.array_equal(new_y, np.round(new_y)):
+                raise ValueError("y holds fractional labels, but the index's labels are "
+                                 "integers.")
+            new_y = new_y.astype(old.dtype)
+        return np.concatenate([old, new_y])
 
     def remove(self, ids):
         """Delete the items with these ids from the index.
@@ -317,20 +373,23 @@ class KNeighborsRetriever(BaseEstimator):
         """
         check_is_fitted(self, "codes_")
         ids = np.asarray(ids).ravel()
+        if ids.dtype == object and all(isinstance(v, str) for v in ids):
+            ids = ids.astype(str)
+        _same_id_kind(ids, self.ids_, "ids to remove")
         if len(np.unique(ids)) != len(ids):
             raise ValueError("ids to remove must be distinct.")
         drop = np.isin(self.ids_, ids)
-        missing = ids[~np.isin(ids, self.ids_)]
-        if len(missing):
+        if drop.sum() != len(ids):
+            missing = ids[~np.isin(ids, self.ids_)]
             raise KeyError(f"ids not in the index: {missing[:5].tolist()}.")
         if drop.all():
             raise ValueError("remove would empty the index; fit a new one instead.")
         keep = ~drop
-        labels = None if self._y is None else self._database_labels()[keep]
-        self.codes_ = np.asarray(self.codes_)[keep]
-        self.n_samples_fit_ = self.codes_.shape[0]
-        self.ids_ = self.ids_[keep]
-        self._set_labels(labels)
+        n_keep = int(keep.sum())
+        labels = (None, False, None) if self._y is None else self._label_state(
+            self._database_labels()[keep], n_keep)
+        self._set_index(np.asarray(self.codes_)[keep], labels, self.ids_[keep],
+                        next_id=getattr(self, "_next_id", None))
         return self
 
     @staticmethod
@@ -346,19 +405,18 @@ class KNeighborsRetriever(BaseEstimator):
         check_class_labels(y, "y")
         return y, False
 
-    def _set_labels(self, y):
-        self._y = None
-        self._multilabel = False
+    def _label_state(self, y, n):
+        """Validated database labels for ``n`` rows, as ``(encoded y or None,
+        multilabel, classes or None)``; assigns nothing."""
         if y is None:
-            return
-        y, self._multilabel = self._check_fit_labels(y)
-        if y.shape[0] != self.n_samples_fit_:
-            raise ValueError(f"y has {y.shape[0]} labels for {self.n_samples_fit_} database rows.")
-        if self._multilabel:
-            self.classes_ = np.arange(y.shape[1])
-            self._y = y.astype(np.int8)
-        else:
-            self.classes_, self._y = np.unique(y, return_inverse=True)
+            return None, False, None
+        y, multilabel = self._check_fit_labels(y)
+        if y.shape[0] != n:
+            raise ValueError(f"y has {y.shape[0]} labels for {n} database rows.")
+        if multilabel:
+            return y.astype(np.int8), True, np.arange(y.shape[1])
+        classes, y_enc = np.unique(y, return_inverse=True)
+        return y_enc, False, classes
 
     # ---------------------------------------------------------------- search
     def kneighbors(self, X=None, n_neighbors=None, return_distance=True, *, return_ids=False):
