@@ -208,6 +208,12 @@ class CodeSpace(ABC):
         k = self._check_k(n_neighbors, n)
         step = DATABASE_CHUNK_ROWS if chunk_rows is None else _check_int(
             chunk_rows, "chunk_rows", 1)
+        if queries.shape[0] > step:  # e.g. a memmapped database queried against itself
+            parts = [self.search(queries[s:s + step], database, k, asymmetric=asymmetric,
+                                 chunk_rows=step) for s in range(0, queries.shape[0], step)]
+            return (np.concatenate([d for d, _ in parts]),
+                    np.concatenate([i for _, i in parts]))
+        queries = np.asarray(queries)
         if n <= step:
             return self.kneighbors(queries, database, k, asymmetric=asymmetric)
         best = None
@@ -380,8 +386,12 @@ class HammingSpace(CodeSpace):
             _search.hamming_topk(Qw, np.ascontiguousarray(Xw.T), k, dist, ind)
         return dist, ind
 
-    def radius_neighbors(self, Q, X, radius):
+    def radius_neighbors(self, Q, X, radius, *, chunk_rows=None):
         """Database codes within Hamming distance ``radius`` (inclusive).
+
+        The database (and the queries) are read ``chunk_rows`` codes at a
+        time (default ``DATABASE_CHUNK_ROWS``), so a memmapped database is
+        never loaded whole.
 
         Returns
         -------
@@ -389,7 +399,26 @@ class HammingSpace(CodeSpace):
             Per query, int32 distances and int64 indices sorted by distance,
             ties by database index (as ``sklearn.neighbors`` returns them).
         """
-        return self._radius_words(self.as_words(Q), self.as_words(X), radius)
+        step = DATABASE_CHUNK_ROWS if chunk_rows is None else _check_int(
+            chunk_rows, "chunk_rows", 1)
+        n, nq = X.shape[0], Q.shape[0]
+        if n <= step and nq <= step:
+            return self._radius_words(self.as_words(Q), self.as_words(X), radius)
+        dist = np.empty(nq, dtype=object)
+        ind = np.empty(nq, dtype=object)
+        for q0 in range(0, nq, step):
+            Qw = self.as_words(np.asarray(Q[q0:q0 + step]))
+            parts = []
+            for start in range(0, n, step):
+                d, i = self._radius_words(Qw, self.as_words(np.asarray(X[start:start + step])),
+                                          radius)
+                parts.append((d, i, start))
+            for q in range(Qw.shape[0]):
+                d = np.concatenate([p[0][q] for p in parts])
+                i = np.concatenate([p[1][q] + p[2] for p in parts])
+                order = np.lexsort((i, d))
+                dist[q0 + q], ind[q0 + q] = d[order], i[order]
+        return dist, ind
 
     def _radius_words(self, Qw, Xw, radius):
         radius = _check_int(radius, "radius", 0)

@@ -283,3 +283,25 @@ def test_store_init_params_lets_a_subclass_extend_the_signature():
 
     assert MyITQ(extra=3).get_params() == {"extra": 3, "n_bits": 16, "n_iter": 50,
                                            "random_state": None}
+
+
+def test_radius_and_self_queries_are_chunked_too(monkeypatch):
+    rng = np.random.RandomState(1)
+    space = HammingSpace(12)
+    db = space.check_codes(np.packbits(rng.randint(0, 2, (700, 12)).astype(np.uint8), axis=1))
+    queries = db[:90]
+    want = space.radius_neighbors(queries, db, 3)
+    got = space.radius_neighbors(queries, db, 3, chunk_rows=64)
+    for a, b in zip(want[0], got[0]):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(want[1], got[1]):
+        np.testing.assert_array_equal(a, b)
+    r = KNeighborsRetriever(ITQHasher(n_bits=12, random_state=0), n_neighbors=5).fit(X_DB)
+    whole = r.kneighbors()
+    whole_r = r.radius_neighbors(X_Q, radius=2)
+    monkeypatch.setattr(skhash.codes, "DATABASE_CHUNK_ROWS", 101)
+    for a, b in zip(r.kneighbors(), whole):
+        np.testing.assert_array_equal(a, b)
+    for part_a, part_b in zip(r.radius_neighbors(X_Q, radius=2), whole_r):
+        for a, b in zip(part_a, part_b):
+            np.testing.assert_array_equal(a, b)

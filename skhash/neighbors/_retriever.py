@@ -111,8 +111,8 @@ class KNeighborsRetriever(BaseEstimator):
     :data:`skhash.codes.DATABASE_CHUNK_ROWS` codes at a time (see
     :meth:`skhash.codes.CodeSpace.search`), so memory holds one chunk, not
     the database. ``add`` and ``remove`` on a memmapped index bring its
-    codes into memory, and so do ``radius_neighbors`` and
-    ``kneighbors(X=None)`` (not chunked yet). Integer ids that ``add``
+    codes into memory; ``radius_neighbors`` and ``kneighbors(X=None)``
+    read it in chunks, as ``kneighbors`` does. Integer ids that ``add``
     assigns are never ones an item had before (removed items' ids are not
     reused).
 
