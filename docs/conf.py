@@ -16,26 +16,36 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 import skhash  # noqa: E402
+import skhash.features  # noqa: E402,F401
 from skhash.utils import all_estimators  # noqa: E402
 
 # The estimator lists of the API reference come from discovery (in each
 # subpackage's ``__all__`` order): a new estimator appears there by itself.
 _KIND_PACKAGES = {"hasher": skhash.hashing, "quantizer": skhash.quantization,
-                  "retriever": skhash.neighbors}
+                  "retriever": skhash.neighbors, "transformer": skhash.features}
 
 
 def _write_estimator_lists():
+    """Write ``_estimators_<kind>.inc.rst`` (next to api.rst, so that their
+    ``:toctree: generated/`` means the same when autosummary reads them alone
+    and when api.rst includes them); return their names."""
     out = HERE / "generated"
     out.mkdir(exist_ok=True)
+    written = []
     for kind, package in _KIND_PACKAGES.items():
         found = dict(all_estimators(kind))
         names = [name for name in package.__all__ if name in found]
-        (out / f"estimators_{kind}.rst.inc").write_text(
+        written.append(f"_estimators_{kind}.inc.rst")
+        (HERE / written[-1]).write_text(
+            f".. currentmodule:: {package.__name__}\n\n"
             ".. autosummary::\n   :toctree: generated/\n   :template: estimator.rst\n"
             "   :nosignatures:\n\n" + "".join(f"   {name}\n" for name in names))
+    return written
 
 
-_write_estimator_lists()
+# included by api.rst, not pages of their own; autosummary reads them (below)
+# so that a clean build writes the estimators' pages
+_ESTIMATOR_LISTS = _write_estimator_lists()
 
 # -- Project -----------------------------------------------------------------
 project = "skhash"
@@ -60,14 +70,14 @@ if USE_GALLERY:
     extensions.append("sphinx_gallery.gen_gallery")
 
 templates_path = ["_templates"]
-exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "_estimators_*.inc.rst"]
 if not USE_GALLERY:
     exclude_patterns += ["auto_examples", "sg_execution_times.rst"]
 root_doc = "index"
 default_role = "obj"
 
 # autodoc / autosummary / numpydoc
-autosummary_generate = True
+autosummary_generate = ["api.rst", *_ESTIMATOR_LISTS]
 autodoc_default_options = {"members": True}
 autodoc_typehints = "none"
 numpydoc_show_class_members = False

@@ -35,6 +35,7 @@ INIT_PARAMS = {
     "DeepSOMQuantizer": {"": dict(map_shape=(2, 3), n_alternations=1, som_n_iter=50,
                                   **FAST)},
     "SelfOrganizingMap": {"": dict(map_shape=(2, 3), n_iter=100, random_state=0)},
+    "GIST": {"": dict(orientations_per_scale=(2, 2), n_blocks=2, boundary_extension=4)},
     "KNeighborsRetriever": {
         "hamming": dict(encoder=_cnnbh, n_neighbors=3),
         "asymmetric": dict(encoder=_dpq, n_neighbors=3, asymmetric=True),

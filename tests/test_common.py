@@ -27,7 +27,8 @@ from skhash.utils import all_estimators
 EXPECTED_FAILED_CHECKS = {}
 
 IDS = estimator_ids()
-ENCODERS = [i for i in IDS if not i.startswith("KNeighborsRetriever")]
+_CODERS = {name for name, _ in all_estimators(["hasher", "quantizer"])}
+ENCODERS = [i for i in IDS if i.split("[")[0] in _CODERS]
 # methods whose answers a fitted estimator must give again after a round trip
 METHODS = ("transform", "encode", "embed", "predict", "kneighbors")
 
@@ -72,7 +73,8 @@ def test_global_torch_rng_is_untouched(estimator_id, digits):
     for name in METHODS:
         if hasattr(estimator, name):
             getattr(estimator, name)(X[:7])
-    estimator.score(X, y)
+    if hasattr(estimator, "score"):
+        estimator.score(X, y)
     assert torch.equal(torch.get_rng_state(), state), "inference changed the global torch RNG"
 
 

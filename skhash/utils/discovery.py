@@ -17,6 +17,7 @@ _KINDS = {
     "hasher": "skhash.hashing",
     "quantizer": "skhash.quantization",
     "retriever": "skhash.neighbors",
+    "transformer": "skhash.features",
 }
 
 
@@ -31,10 +32,10 @@ def all_estimators(type_filter=None):
 
     Parameters
     ----------
-    type_filter : {"hasher", "quantizer", "retriever"}, list of them or None
+    type_filter : {"hasher", "quantizer", "retriever", "transformer"}, list of them or None
         Only the estimators of these kinds (by the subpackage that exports
         them: ``skhash.hashing``, ``skhash.quantization``,
-        ``skhash.neighbors``); None returns all.
+        ``skhash.neighbors``, ``skhash.features``); None returns all.
 
     Returns
     -------
