@@ -256,7 +256,41 @@ def _variants(method, args):
 
 
 def _load(args):
-    """``(X, y, input_shape, is_test)``; ``is_test`` None without a train / test split."""
+    """``(X, y, input_shape, is_test)``; ``is_test`` None without a train / test split.
+
+    With ``--features gist`` the rows are the images' GIST descriptors
+    (vectors: ``input_shape`` None), cached in skhash's cache folder.
+    """
+    X, y, input_shape, is_test = _load_pixels(args)
+    if getattr(args, "features", "pixels") == "gist":
+        X, input_shape = _gist_features(args, X, input_shape), None
+    return X, y, input_shape, is_test
+
+
+def _gist_features(args, X, input_shape):
+    """GIST of every image, computed once per dataset and kept in the cache folder."""
+    import hashlib
+
+    from .datasets._images import _default_cache_dir
+    from .features import GIST
+
+    digest = hashlib.sha256()
+    digest.update(repr((args.dataset, X.shape, input_shape)).encode())
+    digest.update(np.ascontiguousarray(X[:: max(1, len(X) // 512)]).tobytes())
+    path = os.path.join(_default_cache_dir(), "gist", f"{digest.hexdigest()[:20]}.npy")
+    if os.path.exists(path):
+        return np.load(path)
+    t0 = time.perf_counter()
+    features = GIST(image_shape=input_shape).fit_transform(X)
+    print(f"# GIST of {len(X)} images in {time.perf_counter() - t0:.1f} s (cached: {path})",
+          file=sys.stderr, flush=True)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    np.save(path + ".tmp.npy", features)
+    os.replace(path + ".tmp.npy", path)
+    return features
+
+
+def _load_pixels(args):
     if args.dataset == "digits":
         data = load_digits()
     elif args.dataset == "mnist":
@@ -399,7 +433,9 @@ def run_benchmark(args, out=None, progress=None):
     # set is a labelled subset of it (CNNH, random)
     on_database = ({m for m, method in METHODS.items() if not method.supervised}
                    if args.protocol in ("cnnh", "random") else set())
-    print(f"# dataset={args.dataset} n={len(y)} protocol={args.protocol} "
+    features = getattr(args, "features", "pixels")
+    print(f"# dataset={args.dataset}{' features=gist' if features == 'gist' else ''} "
+          f"n={len(y)} protocol={args.protocol} "
           f"queries={len(split.query)} database={len(split.database)} "
           f"train={len(split.train)}"
           f"{' (label-free methods: the database)' if set(args.methods) & on_database else ''}"
@@ -529,6 +565,9 @@ def build_parser():
                    help="unseen protocol: classes held out of training (default 3)")
     b.add_argument("--n-queries", type=float, default=0.1, help="random protocol: queries")
     b.add_argument("--k", type=int, default=100, help="cut-off of mAP@k and precision@k")
+    b.add_argument("--features", choices=["pixels", "gist"], default="pixels",
+                   help="what the methods see: the pixels, or each image's 512-value GIST "
+                        "descriptor (skhash.features.GIST; computed once, then cached)")
     b.add_argument("--epochs", type=int, default=None,
                    help="override max_epochs (DeepQuan: pretrain_epochs too)")
     b.add_argument("--multilabel", action="store_true",

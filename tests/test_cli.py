@@ -184,3 +184,23 @@ def test_benchmark_curve(tmp_path, capsys):
         assert r["curve"][-1]["mAP@all"] == pytest.approx(r["mAP@all"])
     assert "curve" not in [r for r in rows if r["method"] == "itq"][0]
     assert "curve" not in capsys.readouterr().out
+
+
+def test_benchmark_on_gist_features_computes_them_once(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SKHASH_CACHE", str(tmp_path))
+    main(["benchmark", "--methods", "itq", "pq", "--bits", "16", "--codes", "2x16",
+          "--features", "gist"])
+    first = capsys.readouterr()
+    assert "features=gist" in first.out
+    assert "GIST of 1797 images" in first.err
+    cached = list((tmp_path / "gist").glob("*.npy"))
+    assert len(cached) == 1
+    assert np.load(cached[0]).shape == (1797, 512)
+    main(["benchmark", "--methods", "itq", "--bits", "16", "--features", "gist"])
+    second = capsys.readouterr()
+    assert "GIST of" not in second.err  # read from the cache
+    def itq_map(err):
+        return [line.split("mAP@all=")[1].split()[0] for line in err.splitlines()
+                if "] itq" in line and "mAP@all=" in line]
+
+    assert itq_map(first.err) == itq_map(second.err) != []  # the same descriptors
