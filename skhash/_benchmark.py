@@ -352,11 +352,14 @@ def _split(args, y, is_test):
                         random_state=args.seed)
 
 
-def evaluate(encoder, X_query, y_query, X_db, y_db, k=100, radius=2, asymmetric=False):
+def evaluate(encoder, X_query, y_query, X_db, y_db, k=100, radius=2, asymmetric=False,
+             also_normalize=()):
     """Retrieval figures of a fitted encoder: queries against the database.
 
     ``asymmetric`` compares continuous query embeddings with the database's
-    product codes (quantizers only).
+    product codes (quantizers only). ``also_normalize``: mAP@k under other
+    normalisations too (columns ``mAP@k/relevant``, ``mAP@k/min``; see
+    :func:`skhash.metrics.mean_average_precision`).
     """
     space = encoder.code_space_
     t0 = time.perf_counter()
@@ -366,10 +369,13 @@ def evaluate(encoder, X_query, y_query, X_db, y_db, k=100, radius=2, asymmetric=
     k = min(k, len(y_db))
     # streamed: one chunk of queries' ranking at a time (as the retriever's score)
     scores = ranking_scores(space, q_codes, db_codes, y_query, y_db, map_ks=(None, k),
-                            precision_ks=(k,), asymmetric=asymmetric)
+                            precision_ks=(k,), asymmetric=asymmetric,
+                            also_normalize=also_normalize)
     row = {
         "mAP@all": scores.mean_average_precision(),
         f"mAP@{k}": scores.mean_average_precision(k),
+        **{f"mAP@{k}/{z}": scores.mean_average_precision(k, normalize=z)
+           for z in also_normalize if z != "retrieved"},
         f"P@{k}": scores.precision_at_k(k),
         "encode_us_per_item": 1e6 * encode_s / len(X_db),
     }
@@ -467,7 +473,8 @@ def run_benchmark(args, out=None, progress=None):
                    if encoder.code_space_.kind == "product" else "hamming",
                    "fit_s": fit_s}
             row.update(evaluate(encoder, X[split.query], y[split.query], X[split.database],
-                                y[split.database], k=args.k, asymmetric=asymmetric))
+                                y[split.database], k=args.k, asymmetric=asymmetric,
+                                also_normalize=tuple(getattr(args, "map_normalize", ()) or ())))
             if curve is not None:
                 row["curve"] = [{"epoch": p["epoch"], "mAP@all": p[row["search"] if
                                  row["search"] in p else "sym"]} for p in curve.points]
@@ -565,6 +572,10 @@ def build_parser():
                    help="unseen protocol: classes held out of training (default 3)")
     b.add_argument("--n-queries", type=float, default=0.1, help="random protocol: queries")
     b.add_argument("--k", type=int, default=100, help="cut-off of mAP@k and precision@k")
+    b.add_argument("--map-normalize", nargs="+", choices=["retrieved", "relevant", "min"],
+                   default=(), help="mAP@k normalised these ways too (columns mAP@k/relevant, "
+                                    "mAP@k/min; the default column divides by the relevant "
+                                    "items retrieved)")
     b.add_argument("--features", choices=["pixels", "gist"], default="pixels",
                    help="what the methods see: the pixels, or each image's 512-value GIST "
                         "descriptor (skhash.features.GIST; computed once, then cached)")

@@ -204,3 +204,11 @@ def test_benchmark_on_gist_features_computes_them_once(tmp_path, monkeypatch, ca
                 if "] itq" in line and "mAP@all=" in line]
 
     assert itq_map(first.err) == itq_map(second.err) != []  # the same descriptors
+
+
+def test_benchmark_reports_map_at_k_under_other_normalisations(tmp_path):
+    out = tmp_path / "r.json"
+    main(["benchmark", "--methods", "itq", "--bits", "8", "--k", "50",
+          "--map-normalize", "relevant", "min", "--output", str(out)])
+    row = json.loads(out.read_text())["results"][0]
+    assert row["mAP@50/relevant"] < row["mAP@50/min"] <= row["mAP@50"] + 1e-12

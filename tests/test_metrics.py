@@ -588,3 +588,22 @@ def test_metrics_refuse_bad_labels(metric):
     metric([0.0, 1.0], [0, 1, 1])
     metric(np.array([True, False]), [1, 0, 0])
     metric(np.array(["a", "b"], dtype=object), np.array(["a", "b", "b"]))
+
+
+def test_ranked_scores_accumulate_several_normalisations_from_one_ranking():
+    from skhash.metrics._ranking import RankedScores, _Labels
+
+    rng = np.random.RandomState(0)
+    yq, ydb = rng.randint(0, 3, 20), rng.randint(0, 3, 50)
+    ranking = np.argsort(rng.rand(20, 50), axis=1)
+    scores = RankedScores(_Labels(yq, ydb), map_ks=(None, 10),
+                          also_normalize=("relevant", "min")).add(0, ranking)
+    for z in ("retrieved", "relevant", "min"):
+        for k in (None, 10):
+            assert scores.mean_average_precision(k, normalize=z) == mean_average_precision(
+                yq, ydb, ranking, k=k, normalize=z)
+    plain = RankedScores(_Labels(yq, ydb), map_ks=(10,)).add(0, ranking)
+    with pytest.raises(ValueError, match="also_normalize"):
+        plain.mean_average_precision(10, normalize="min")
+    with pytest.raises(ValueError, match="normalize must be one of"):
+        RankedScores(_Labels(yq, ydb), also_normalize=("average",))

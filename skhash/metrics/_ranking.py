@@ -434,18 +434,23 @@ class RankedScores:
         Cut-offs of :func:`precision_recall_curve_at_k`; None: no curve.
     normalize : {"retrieved", "relevant", "min"}
         Normaliser of AP, see :func:`mean_average_precision`.
+    also_normalize : sequence of {"retrieved", "relevant", "min"}
+        Other normalisers to accumulate AP with too, at every cut-off of
+        ``map_ks`` (read with ``mean_average_precision(k, normalize=...)``):
+        one ranking, several reports.
     """
 
     def __init__(self, labels, *, map_ks=(None,), precision_ks=(), curve_ks=None,
-                 normalize="retrieved"):
-        if not isinstance(normalize, str) or normalize not in _NORMALIZATIONS:
-            raise ValueError(
-                f"normalize must be one of {_NORMALIZATIONS}; got {normalize!r}."
-            )
+                 normalize="retrieved", also_normalize=()):
+        for z in (normalize, *also_normalize):
+            if not isinstance(z, str) or z not in _NORMALIZATIONS:
+                raise ValueError(f"normalize must be one of {_NORMALIZATIONS}; got {z!r}.")
         n = labels.n_queries
         self.labels = labels
         self.normalize = normalize
         self.ap = {k: np.full(n, np.nan) for k in map_ks}
+        self.ap_other = {(k, z): np.full(n, np.nan) for k in map_ks
+                         for z in also_normalize if z != normalize}
         self.n_relevant = np.zeros(n, dtype=np.int64)
         self.hits = dict.fromkeys(precision_ks, 0)
         self.recall_sum = dict.fromkeys(precision_ks, 0.0)
@@ -466,6 +471,8 @@ class RankedScores:
             self.n_relevant[s:e] = n_rel
             for k, ap in self.ap.items():
                 ap[s:e] = _average_precision(rel[:, : k or n_ranked], n_rel, self.normalize)
+            for (k, z), ap in self.ap_other.items():
+                ap[s:e] = _average_precision(rel[:, : k or n_ranked], n_rel, z)
             for k in self.hits:
                 hits = np.count_nonzero(rel[:, :k], axis=1)
                 self.hits[k] += int(hits.sum())
@@ -484,11 +491,19 @@ class RankedScores:
                 f"{self.labels.n_queries} queries."
             )
 
-    def mean_average_precision(self, k=None, *, skip_no_relevant=False,
+    def mean_average_precision(self, k=None, *, normalize=None, skip_no_relevant=False,
                                return_per_query=False):
-        """mAP at the cut-off ``k`` (one of ``map_ks``)."""
+        """mAP at the cut-off ``k`` (one of ``map_ks``), normalised as
+        ``normalize`` (None: the ``normalize`` given at construction; others:
+        those of ``also_normalize``)."""
         self._check_complete()
-        ap = self.ap[k].copy()
+        if normalize is None or normalize == self.normalize:
+            ap = self.ap[k].copy()
+        elif (k, normalize) in self.ap_other:
+            ap = self.ap_other[(k, normalize)].copy()
+        else:
+            raise ValueError(f"mAP normalised by {normalize!r} was not accumulated; pass it in "
+                             "also_normalize.")
         if skip_no_relevant:
             has_relevant = self.n_relevant > 0
             if not has_relevant.any():

@@ -41,7 +41,7 @@ def unwrap_encoder(estimator, X=None):
 
 def ranking_scores(space, queries, database, query_labels, database_labels, *,
                    map_ks=(None,), precision_ks=(), curve_ks=None, asymmetric=False,
-                   exclude_self=False, chunk_size=None):
+                   exclude_self=False, chunk_size=None, also_normalize=()):
     """Ranked metrics of the queries over the whole database, streamed.
 
     Ranks one chunk of queries against the whole database (see
@@ -67,7 +67,8 @@ def ranking_scores(space, queries, database, query_labels, database_labels, *,
     for k in [k for k in map_ks if k is not None] + list(precision_ks):
         if not 1 <= k <= n_total:
             raise ValueError(f"k={k} must lie in [1, {n_total}] (the ranked items).")
-    scores = RankedScores(labels, map_ks=map_ks, precision_ks=precision_ks, curve_ks=curve_ks)
+    scores = RankedScores(labels, map_ks=map_ks, precision_ks=precision_ks, curve_ks=curve_ks,
+                          also_normalize=also_normalize)
     for start, ranking in space.rank(queries, database, asymmetric=asymmetric,
                                      exclude_self=exclude_self, chunk_size=chunk_size):
         scores.add(start, ranking)
