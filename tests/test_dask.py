@@ -65,7 +65,19 @@ def test_sharded_search_equals_the_single_process_answer(encoders, kind, asymmet
     np.testing.assert_array_equal(got[1], want[1])
 
 
-def test_encode_and_search_on_a_two_worker_cluster(encoders):
+@pytest.fixture
+def restored_environ():
+    """distributed's LocalCluster leaves OMP_NUM_THREADS=1 and more in os.environ,
+    which every later subprocess would inherit: put the environment back."""
+    import os
+
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def test_encode_and_search_on_a_two_worker_cluster(encoders, restored_environ):
     distributed = pytest.importorskip("distributed")
     encoder = encoders["hamming"]
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,

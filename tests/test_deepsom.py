@@ -1,6 +1,7 @@
 """DeepSOMQuantizer and SelfOrganizingMap: SOM updates by hand, pair sampling,
 the pairwise loss, codes, schedule, bad input, persistence and plots."""
 
+import os
 import subprocess
 import sys
 
@@ -353,7 +354,10 @@ def test_fit_in_another_process_gives_the_same_codes(fitted, data, tmp_path):
         f"q = DeepSOMQuantizer(**{FAST!r}).fit(X[s.database], y[s.database]);"
         f"np.save(r'{tmp_path / 'c.npy'}', q.transform(X[s.query]))"
     )
-    subprocess.run([sys.executable, "-c", code], check=True)
+    # the same torch thread count as here: float sums in another order could
+    # break a near-tie between two nodes
+    env = dict(os.environ, OMP_NUM_THREADS=str(torch.get_num_threads()))
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
     np.testing.assert_array_equal(np.load(tmp_path / "c.npy"), fitted.transform(Xq))
 
 
