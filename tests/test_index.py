@@ -305,3 +305,16 @@ def test_radius_and_self_queries_are_chunked_too(monkeypatch):
     for part_a, part_b in zip(r.radius_neighbors(X_Q, radius=2), whole_r):
         for a, b in zip(part_a, part_b):
             np.testing.assert_array_equal(a, b)
+
+
+def test_default_ids_take_no_memory_until_an_item_is_removed():
+    r = KNeighborsRetriever(ITQHasher(n_bits=8, random_state=0)).fit(X_DB[:50])
+    assert r._ids is None and r.ids_.tolist() == list(range(50))
+    r.add(X_DB[50:60])
+    assert r._ids is None and r.ids_.tolist() == list(range(60))  # still the positions
+    np.testing.assert_array_equal(r.kneighbors(X_Q[:3], 5, return_ids=True)[1],
+                                  r.kneighbors(X_Q[:3], 5)[1])
+    r.remove([0])
+    assert r._ids is not None and r.ids_[0] == 1
+    r.add(X_DB[60:61])
+    assert r.ids_[-1] == 60  # never a removed item's id

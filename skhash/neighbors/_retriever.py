@@ -188,7 +188,7 @@ class KNeighborsRetriever(BaseEstimator):
         self._validate_params()
         n = _num_samples(X)
         labels = self._label_state(y, n)  # before any training
-        ids = np.arange(n, dtype=np.int64) if ids is None else _check_ids(ids, n)
+        ids = None if ids is None else _check_ids(ids, n)
         encoder = clone(self.encoder)
         # y positionally, None included: FrozenEstimator.fit(X, y) has no
         # default for y, and every scikit-learn estimator accepts fit(X, None)
@@ -240,7 +240,7 @@ class KNeighborsRetriever(BaseEstimator):
             codes = space.check_codes(codes, "codes")
         n = codes.shape[0]
         labels = self._label_state(y, n)
-        ids = np.arange(n, dtype=np.int64) if ids is None else _check_ids(ids, n)
+        ids = None if ids is None else _check_ids(ids, n)
         self.encoder_, self.code_space_ = self.encoder, space
         self._set_index(codes, labels, ids)
         return self
@@ -252,7 +252,7 @@ class KNeighborsRetriever(BaseEstimator):
         self.n_features_in_ = self.encoder_.n_features_in_
         if hasattr(self.encoder_, "feature_names_in_"):
             self.feature_names_in_ = self.encoder_.feature_names_in_
-        self.ids_ = ids
+        self._ids = ids  # None: the ids are the positions (no array of n int64 kept)
         self._y, self._multilabel, classes = labels
         if classes is not None:
             self.classes_ = classes
@@ -260,8 +260,18 @@ class KNeighborsRetriever(BaseEstimator):
             del self.classes_
         # integer ids that add() gives next: never one an item had before
         if next_id is None:
-            next_id = int(ids.max()) + 1 if ids.dtype.kind in "iu" and len(ids) else 0
+            if ids is None:
+                next_id = codes.shape[0]
+            else:
+                next_id = int(ids.max()) + 1 if ids.dtype.kind in "iu" and len(ids) else 0
         self._next_id = next_id
+
+    @property
+    def ids_(self):
+        """The id of each database item (see the class docstring)."""
+        check_is_fitted(self, "codes_")
+        ids = getattr(self, "_ids", None)
+        return np.arange(self.n_samples_fit_, dtype=np.int64) if ids is None else ids
 
     def _code_space_of(self, encoder):
         final, _ = unwrap_encoder(encoder)
@@ -309,13 +319,18 @@ class KNeighborsRetriever(BaseEstimator):
         codes = self._encode(X, query=False)
         n_new = codes.shape[0]
         next_id = getattr(self, "_next_id", 0)
+        index_ids = getattr(self, "_ids", None)
+        positions = index_ids is None and next_id == self.n_samples_fit_
         if ids is None:
-            if self.ids_.dtype.kind == "U":
+            if index_ids is not None and index_ids.dtype.kind == "U":
                 raise ValueError("this index has the caller's string ids: add needs ids "
                                  "for the new items.")
-            start = max(next_id, int(self.ids_.max()) + 1 if len(self.ids_) else 0)
+            top = (self.n_samples_fit_ if index_ids is None
+                   else int(index_ids.max()) + 1 if len(index_ids) else 0)
+            start = max(next_id, top)
             ids = np.arange(start, start + n_new, dtype=np.int64)
         else:
+            positions = False
             ids = _check_ids(ids, n_new)
             _same_id_kind(ids, self.ids_, "ids")
             taken = np.isin(ids, self.ids_)
@@ -326,9 +341,11 @@ class KNeighborsRetriever(BaseEstimator):
             labels = self._label_state(self._added_labels(y, n_new), self.n_samples_fit_ + n_new)
         if ids.dtype.kind in "iu":
             next_id = max(next_id, int(ids.max()) + 1)
-        # everything is checked: only now does the index change
+        # everything is checked: only now does the index change (ids that
+        # continue the positions stay implicit)
         self._set_index(np.concatenate([np.asarray(self.codes_), codes]), labels,
-                        np.concatenate([self.ids_, ids]), next_id=next_id)
+                        None if positions else np.concatenate([self.ids_, ids]),
+                        next_id=next_id)
         return self
 
     def _added_labels(self, y, n_new):
@@ -463,8 +480,8 @@ class KNeighborsRetriever(BaseEstimator):
                 dist, ind = self.code_space_.search(
                     self._queries(X), self.codes_, k, asymmetric=self.asymmetric
                 )
-        if return_ids:
-            ind = self.ids_[ind]
+        if return_ids and getattr(self, "_ids", None) is not None:
+            ind = self._ids[ind]  # (default ids are the positions themselves)
         return (dist, ind) if return_distance else ind
 
     def _database_queries(self):
