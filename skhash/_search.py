@@ -299,14 +299,23 @@ def _lut_block_distances(Tq, XT, b0, nbk, buf):
     xs = XT[0, b0:b0 + nbk]
     for j in range(nbk):
         buf[j] = row[xs[j]]
-    for m in range(1, M):
+    for m in range(1, M - 1):
         row = Tq[m]
         xs = XT[m, b0:b0 + nbk]
         for j in range(nbk):
             buf[j] += row[xs[j]]
-    low = buf[0]
-    for j in range(1, nbk):
-        low = min(low, buf[j])
+    low = np.float32(np.inf)
+    if M == 1:
+        for j in range(nbk):
+            low = min(low, buf[j])
+        return low
+    # the last codebook's pass also finds the block's minimum
+    row = Tq[M - 1]
+    xs = XT[M - 1, b0:b0 + nbk]
+    for j in range(nbk):
+        d = buf[j] + row[xs[j]]
+        buf[j] = d
+        low = min(low, d)
     return low
 
 
