@@ -218,12 +218,20 @@ class CodeSpace(ABC):
             return self.kneighbors(queries, database, k, asymmetric=asymmetric)
         best = None
         for start in range(0, n, step):
-            part = np.asarray(database[start:start + step])  # this chunk only
-            dist, ind = self.kneighbors(queries, part, min(k, part.shape[0]),
-                                        asymmetric=asymmetric)
-            ind += start
-            best = (dist, ind) if best is None else merge_top_lists([best, (dist, ind)], k)
+            top = self.shard_top(queries, database[start:start + step], k, start,
+                                 asymmetric=asymmetric)
+            best = top if best is None else merge_top_lists([best, top], k)
         return best
+
+    def shard_top(self, queries, shard, n_neighbors, start, *, asymmetric=False):
+        """Top ``min(n_neighbors, len(shard))`` of one slice of a database whose
+        first row is database item ``start``: global indices, ready for
+        :func:`merge_top_lists` (used by :meth:`search` and :mod:`skhash.dask`)."""
+        shard = np.asarray(shard)  # reads this slice only (memmaps, dask blocks)
+        dist, ind = self.kneighbors(queries, shard, min(n_neighbors, shard.shape[0]),
+                                    asymmetric=asymmetric)
+        ind += start
+        return dist, ind
 
     @staticmethod
     def _n_ranked(database, exclude_self):

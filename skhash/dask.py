@@ -91,13 +91,6 @@ def encode(encoder, X, *, method="encode"):
                         meta=np.empty((0, width), dtype))
 
 
-def _shard_top(space, queries, shard, k, start, asymmetric):
-    shard = np.asarray(shard)
-    dist, ind = space.kneighbors(queries, shard, min(k, shard.shape[0]),
-                                 asymmetric=asymmetric)
-    return dist, ind + start
-
-
 def kneighbors(space, queries, database, n_neighbors, *, asymmetric=False):
     """Exact top ``n_neighbors`` over a database of codes sharded as a dask array.
 
@@ -136,6 +129,6 @@ def kneighbors(space, queries, database, n_neighbors, *, asymmetric=False):
     sizes = database.chunks[0]
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     shards = database.to_delayed().ravel()
-    tops = [dask.delayed(_shard_top)(space, queries, shard, k, int(start), asymmetric)
+    tops = [dask.delayed(space.shard_top)(queries, shard, k, int(start), asymmetric=asymmetric)
             for shard, start, size in zip(shards, starts, sizes) if size > 0]
     return dask.compute(dask.delayed(merge_top_lists)(tops, k))[0]

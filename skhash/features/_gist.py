@@ -174,7 +174,8 @@ class GIST(TransformerMixin, BaseEstimator):
         X = validate_data(self, X, dtype=np.float64, reset=False)
         C, H, W = self.image_shape_
         be = int(self.boundary_extension)
-        bank = gabor_bank(tuple(self.orientations_per_scale), (H + 2 * be, W + 2 * be))
+        bank = gabor_bank(tuple(self.orientations_per_scale),
+                          (H + 2 * be, W + 2 * be)).astype(np.float32)  # once per call
         prefilter = self._prefilter_transfer(H, W)
         out = np.empty((X.shape[0], bank.shape[0] * self.n_blocks ** 2), dtype=np.float32)
         for s in range(0, X.shape[0], _CHUNK):
@@ -219,7 +220,7 @@ class GIST(TransformerMixin, BaseEstimator):
         nb = self.n_blocks
         out = np.empty((n_img, bank.shape[0], nb * nb), dtype=np.float32)
         for f in range(bank.shape[0]):
-            response = np.abs(sfft.ifft2(spectrum * bank[f].astype(np.float32)))
+            response = np.abs(sfft.ifft2(spectrum * bank[f]))
             response = response[:, be:be + H, be:be + W]
             for xx in range(nb):  # column-major, as MATLAB's reshape
                 for yy in range(nb):
