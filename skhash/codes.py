@@ -23,7 +23,7 @@ from contextlib import contextmanager
 import numba
 import numpy as np
 
-from . import _search
+from . import _fastscan, _search
 
 __all__ = ["CodeSpace", "HammingSpace", "ProductSpace", "pack_bits", "unpack_bits",
            "merge_top_lists", "search_threads"]
@@ -514,6 +514,19 @@ class ProductSpace(CodeSpace):
     #: computed per query chunk from the codewords.
     max_table_bytes = 64 * 2**20
 
+    #: Search codes of ``K <= 16`` codewords (4-bit codes) with the fast-scan
+    #: kernel (8-bit tables in registers, then an exact re-ranking: the same
+    #: answer as the generic kernel, see :mod:`skhash._fastscan`) where the
+    #: CPU has AVX2. Set to False on an instance (or the class) to force the
+    #: generic lookup-table kernel.
+    fast_scan = True
+
+    @property
+    def uses_fast_scan(self):
+        """Whether :meth:`kneighbors` runs the 4-bit fast-scan kernel here."""
+        return bool(self.fast_scan) and _fastscan.available() and _fastscan.supports(
+            self.M, self.K)
+
     @property
     def stores_tables(self):
         """Whether symmetric search reads a stored ``(M, K, K)`` table."""
@@ -679,13 +692,24 @@ class ProductSpace(CodeSpace):
         k = self._check_k(n_neighbors, X.shape[0])
         dist = np.empty((Q.shape[0], k), dtype=np.float32)
         ind = np.empty((Q.shape[0], k), dtype=np.int64)
-        # code-major database: each codebook's column is contiguous for the
-        # block passes of the kernel (one copy of n * M small integers)
-        XT = np.ascontiguousarray(X.T)
+        packed = _fastscan.pack(X) if self.uses_fast_scan else None
+        XT = None
         for s in range(0, Q.shape[0], chunk_size):
             tables = self.query_tables(Q[s : s + chunk_size], asymmetric=asymmetric)
-            _search.lut_topk(tables, XT, k, dist[s : s + chunk_size],
-                                     ind[s : s + chunk_size])
+            todo = slice(None)
+            if packed is not None:
+                todo = _fastscan.fastscan_topk(tables, X, k, dist[s : s + chunk_size],
+                                               ind[s : s + chunk_size], packed)
+                if not todo.any():
+                    continue
+            if XT is None:
+                # code-major database: each codebook's column is contiguous for
+                # the block passes of the kernel (one copy of n * M small integers)
+                XT = np.ascontiguousarray(X.T)
+            d, i = dist[s : s + chunk_size][todo], ind[s : s + chunk_size][todo]
+            _search.lut_topk(np.ascontiguousarray(tables[todo]), XT, k, d, i)
+            dist[s : s + chunk_size][todo] = d
+            ind[s : s + chunk_size][todo] = i
         return dist, ind
 
 
