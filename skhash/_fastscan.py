@@ -163,6 +163,19 @@ def _block_sums(typingctx, packed, p_off, lut, l_off, out, npairs, thr):
 
 
 @njit(inline="always")
+def _next_hit(packed, b, end, b_stride, lut, l_off, sums, npairs, thr):
+    """The first block from ``b`` (before ``end``) with a code ``<= thr``:
+    ``(block, mask)``, or ``(end, 0)``. A tight loop of its own, so that the
+    bookkeeping of the hits stays out of the registers of the scan."""
+    while b < end:
+        mask = _block_sums(packed, b * b_stride, lut, l_off, sums, npairs, thr)
+        if mask != 0:
+            return b, mask
+        b += 1
+    return end, np.uint32(0)
+
+
+@njit(inline="always")
 def _spread16(x):
     # bit b of a 16-bit value to bit 2b
     x = (x | (x << np.uint32(8))) & np.uint32(0x00FF00FF)
@@ -288,11 +301,12 @@ def _fastscan_topk(T, X, packed, k, out_d, out_i, failed):
                 sl = slack[qq]
                 ciq = ci[qq]
                 cqq = cq[qq]
-                for b in range(c0, c1):
-                    mask = _block_sums(packed, b * b_stride, lut, qq * l_stride, sums,
-                                       npairs, np.uint16(t))
+                b = c0
+                while b < c1:
+                    b, mask = _next_hit(packed, b, c1, b_stride, lut, qq * l_stride, sums,
+                                        npairs, np.uint16(t))
                     if mask == 0:
-                        continue
+                        break
                     mask = _code_order(mask)
                     while mask != 0:
                         i = trailing_zeros(mask)
@@ -315,6 +329,7 @@ def _fastscan_topk(T, X, packed, k, out_d, out_i, failed):
                         c += 1
                     if dead[qq]:
                         break
+                    b += 1
                 thr[qq] = t
                 count[qq] = c
         # exact re-ranking of the survivors (kept in index order)
