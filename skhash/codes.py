@@ -477,7 +477,10 @@ class ProductSpace(CodeSpace):
     vectors); asymmetric distance between a continuous vector ``v`` and a
     code ``b`` is ``sum_m ||v_m - C_m[b_m]||^2``. Both are sums of ``M``
     table look-ups per database code. Codes are uint8 when ``K <= 256``,
-    uint16 otherwise.
+    uint16 otherwise. Codes of ``K <= 16`` codewords are searched by the
+    4-bit fast scan where the CPU has AVX2 (8-bit tables in vector
+    registers, then an exact re-ranking: the same distances and ties as the
+    generic kernel; see :attr:`fast_scan` and the benchmarks page).
 
     Examples
     --------
