@@ -5,7 +5,9 @@ codes with asymmetric queries), times a top-k search of a batch of queries
 (encoded beforehand, for both libraries) and reports milliseconds per query
 and the peak resident memory of a fresh process doing only that search
 (each point runs in its own subprocess, so one point's memory does not
-hide another's). Databases of at least
+hide another's; on Linux the peak is reset once the encoder is fitted, so it
+is the process's baseline -- Python, torch, numba -- plus the database and
+the search, not the encoder's training). Databases of at least
 ``--disk-from`` codes are written to a ``.npy`` file first and searched from
 a read-only memmap through ``KNeighborsRetriever.fit_codes`` (the chunked,
 out-of-core path); smaller ones are searched in memory. faiss
@@ -30,7 +32,25 @@ import numpy as np
 
 
 def _peak_rss_mb():
+    """Peak resident memory since :func:`_reset_peak` (Linux: VmHWM), MiB."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:  # not Linux: the peak of the whole process
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _reset_peak():
+    """Start the peak over from the current resident memory (Linux), so that
+    fitting the encoder does not count: the peak is the search's."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
 
 
 def _rss_parts_mb():
@@ -78,6 +98,13 @@ def _point(args):
         queries_x = rng.standard_normal((args.queries, 64)).astype(np.float32)
     retriever = KNeighborsRetriever(FrozenEstimator(encoder), n_neighbors=args.k,
                                     asymmetric=kind == "product")
+    import gc
+
+    gc.collect()
+    _reset_peak()
+    rss0 = _peak_rss_mb()
+    if args.library == "faiss":
+        return _faiss_point(args, retriever, queries_x, rss0)
     if args.path:
         retriever.fit_codes(args.path)
     else:
@@ -110,6 +137,38 @@ def _point(args):
     print(json.dumps(row), flush=True)
 
 
+def _faiss_point(args, retriever, queries_x, rss0):
+    """faiss alone in this process: the index built a chunk of codes at a time
+    (random codes as skhash's, not the same draw), then the timed search."""
+    import faiss
+
+    from skhash.neighbors._faiss import retriever_to_faiss
+
+    rng = np.random.default_rng(args.seed)
+    n, step = int(args.n), 1 << 20
+    retriever.fit_codes(rng.integers(0, 256, size=(min(n, step), 8), dtype=np.uint8))
+    space = retriever.code_space_
+    index = retriever_to_faiss(space, retriever.codes_)
+    for s in range(step, n, step):
+        chunk = rng.integers(0, 256, size=(min(n, s + step) - s, 8), dtype=np.uint8)
+        if space.kind == "hamming":
+            index.add(chunk)
+        else:  # 8-bit product codes: the packed bit string is the bytes themselves
+            index.add_sa_codes(chunk)
+    queries = retriever.faiss_queries(queries_x)
+    faiss.omp_set_num_threads(args.threads)
+    index.search(queries[:2], 10)
+    t0 = time.perf_counter()
+    index.search(queries, args.k)
+    seconds = time.perf_counter() - t0
+    anon, file_backed = _rss_parts_mb()
+    print(json.dumps({"library": "faiss", "kind": args.kind, "n": n, "on_disk": False,
+                      "ms_per_query": 1e3 * seconds / args.queries,
+                      "peak_rss_mb": _peak_rss_mb(), "rss_growth_mb": _peak_rss_mb() - rss0,
+                      "rss_anon_mb_after": anon, "rss_file_mb_after": file_backed}),
+          flush=True)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", type=float, default=[1e4, 1e5, 1e6, 1e7, 1e8])
@@ -128,6 +187,7 @@ def main(argv=None):
     parser.add_argument("--kind", help=argparse.SUPPRESS)
     parser.add_argument("--path", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--faiss", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--library", default="skhash", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.point:
         return _point(args)
@@ -160,9 +220,21 @@ def main(argv=None):
                       f"{row.get('same_distances', '-')} |", flush=True)
                 if n >= args.disk_from:
                     os.remove(path)
+                if n <= args.faiss_up_to:  # faiss's own time and memory, its own process
+                    cmd = [c for c in cmd if c != "--faiss"] + ["--library", "faiss"]
+                    if "--path" in cmd:
+                        del cmd[cmd.index("--path"):cmd.index("--path") + 2]
+                    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+                    rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+                    print(f"| {kind} | {n:.0e} | faiss, memory | {rows[-1]['ms_per_query']:.3f}"
+                          f" | {rows[-1]['peak_rss_mb']:.0f} | | | |", flush=True)
     if args.output:
-        with open(args.output, "w") as f:
-            json.dump(rows, f, indent=1)
+        from skhash._report import environment, save_results
+
+        save_results(args.output, rows, environment(
+            argv=["python", "benchmarks/bench_scale.py"] + list(sys.argv[1:] if argv is None
+                                                             else argv),
+            threads=args.threads))
 
 
 if __name__ == "__main__":

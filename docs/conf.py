@@ -47,6 +47,27 @@ def _write_estimator_lists():
 # so that a clean build writes the estimators' pages
 _ESTIMATOR_LISTS = _write_estimator_lists()
 
+
+def _write_published_results():
+    """Render the checked-in results (``benchmarks/published/*.json``) into the
+    tables and figures that the benchmarks page includes from ``_generated/``:
+    the page is regenerated from data, not edited by hand."""
+    from skhash._report import load_results, scale_figure, scale_table
+
+    published = HERE.parent / "benchmarks" / "published"
+    out = HERE / "_generated"
+    out.mkdir(exist_ok=True)
+    meta, rows = load_results(published / "scale.json")
+    (out / "scale_table.inc.rst").write_text(scale_table(rows))
+    (out / "scale_meta.inc.rst").write_text(
+        f"``{meta.get('command', '?')}``, {meta.get('date', '?')}, {meta.get('cpu', '?')} "
+        f"({meta.get('cpu_count', '?')} cores), {meta.get('threads', '?')} search threads, "
+        + ", ".join(f"{k} {v}" for k, v in meta.get("versions", {}).items() if v) + "\n")
+    scale_figure(rows, out / "scale.png")
+
+
+_write_published_results()
+
 # -- Project -----------------------------------------------------------------
 project = "skhash"
 author = "The skhash developers"
@@ -70,7 +91,7 @@ if USE_GALLERY:
     extensions.append("sphinx_gallery.gen_gallery")
 
 templates_path = ["_templates"]
-exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "_estimators_*.inc.rst"]
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "_estimators_*.inc.rst", "_generated"]
 if not USE_GALLERY:
     exclude_patterns += ["auto_examples", "sg_execution_times.rst"]
 root_doc = "index"

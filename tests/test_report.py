@@ -1,0 +1,52 @@
+"""The published results render into the docs' tables and figures."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from skhash._report import (
+    environment,
+    load_results,
+    save_results,
+    scale_figure,
+    scale_rows,
+    scale_table,
+)
+
+PUBLISHED = Path(__file__).resolve().parent.parent / "benchmarks" / "published"
+
+
+def test_scale_results_render_and_cells_equal_the_json(tmp_path):
+    meta, rows = load_results(PUBLISHED / "scale.json")
+    assert meta["command"].startswith("python benchmarks/bench_scale.py")
+    assert {"cpu", "date", "versions", "threads"} <= set(meta)
+    table = scale_table(rows)
+    lines = table.splitlines()
+    assert lines[0] == lines[2] == lines[-1] and set(lines[0]) == {"=", " "}
+    by_point = scale_rows(rows)
+    ours = by_point[("hamming", 100_000_000)]["skhash"]
+    row = next(line for line in lines if line.startswith("binary") and " 1e8 " in line)
+    assert f"{ours['ms_per_query']:.3f}" in row.split()
+    assert row.split()[2] == "disk"
+    faiss_row = by_point[("product", 1_000_000)]["faiss"]
+    row = next(line for line in lines if line.startswith("product") and " 1e6 " in line)
+    assert row.split()[6] == f"{faiss_row['ms_per_query']:.3f}"
+    assert row.split()[7] == f"{faiss_row['peak_rss_mb']:.0f}"
+    pytest.importorskip("matplotlib")
+    png = scale_figure(rows, tmp_path / "scale.png")
+    assert Path(png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_results_round_trip_and_bad_files(tmp_path):
+    meta = environment(argv=["prog", "--flag"], threads=3, device="cpu")
+    assert meta["command"] == "prog --flag" and meta["threads"] == 3
+    assert meta["versions"]["numpy"]
+    rows = [{"library": "skhash", "kind": "hamming", "n": 10, "ms_per_query": 1.5}]
+    save_results(tmp_path / "r.json", rows, meta)
+    assert load_results(tmp_path / "r.json") == (json.loads(json.dumps(meta)), rows)
+    (tmp_path / "bare.json").write_text(json.dumps(rows))
+    assert load_results(tmp_path / "bare.json") == ({}, rows)
+    (tmp_path / "bad.json").write_text(json.dumps({"results": []}))
+    with pytest.raises(ValueError, match="not a skhash results file"):
+        load_results(tmp_path / "bad.json")
