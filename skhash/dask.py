@@ -6,7 +6,13 @@ imports it when a function is called.
 * :func:`encode` maps a fitted encoder over a ``dask.array`` by blocks of
   rows and declares the output as it is -- ``encode``'s width and dtype --
   where a plain ``map_blocks`` (and dask-ml's ``ParallelPostFit``) assume
-  the input's chunks and get the width of an encoder's output wrong.
+  the input's chunks and get the width of an encoder's output wrong. Checked
+  with dask 2026.8.0 and dask-ml 2025.1.0 on 1,000 x 20 float32 rows in
+  blocks of 250: ``ParallelPostFit(ITQHasher(n_bits=16)).transform`` and
+  ``map_blocks(hasher.transform, dtype=...)`` declare shape ``(1000, 20)``
+  and compute ``(1000, 16)`` (a ``ProductQuantizer(M=4)``: ``(1000, 4)``),
+  and ``map_blocks`` without ``dtype`` fails (its dtype inference calls the
+  encoder on a 1-column sample); :func:`encode` declares what it computes.
 * :func:`kneighbors` searches a database of codes held as a ``dask.array``
   (its row blocks are the shards, on whatever workers hold them): each
   shard's exact top ``k`` is computed where the shard is, and the top lists
