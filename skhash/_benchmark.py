@@ -4,6 +4,7 @@ Run ``skhash benchmark --help`` (or ``python -m skhash benchmark``).
 """
 
 import argparse
+import csv
 import json
 import os
 import sys
@@ -12,6 +13,7 @@ import time
 import numpy as np
 from skorch.callbacks import Callback
 
+from ._report import environment
 from .datasets import (
     cnnh_split,
     dsh_split,
@@ -492,11 +494,48 @@ def run_benchmark(args, out=None, progress=None):
     return rows
 
 
+def _run_meta(args):
+    """What produced the results: :func:`skhash._report.environment` (command,
+    versions, CPU, date) plus torch's device and threads, seed, data, protocol."""
+    import torch
+
+    argv = getattr(args, "argv", None)
+    meta = environment(argv=None if argv is None else ["skhash", *argv],
+                       threads=torch.get_num_threads(), device=args.device)
+    meta.update(seed=args.seed, dataset=args.dataset, protocol=args.protocol,
+                features=getattr(args, "features", "pixels"))
+    return meta
+
+
+def _csv_rows(rows, meta):
+    """The rows flattened for CSV: every figure, then the run's description."""
+    flat_meta = {k: v for k, v in meta.items() if k != "versions"}
+    flat_meta.update({f"{name}_version": v for name, v in meta["versions"].items()})
+    out = []
+    for row in rows:
+        row = dict(row)
+        if "curve" in row:  # one column: epoch:mAP pairs
+            row["curve"] = " ".join(f"{p['epoch']}:{p['mAP@all']:.4f}" for p in row["curve"])
+        out.append({**row, **flat_meta})
+    return out
+
+
 def _write_json(args, rows, complete):
-    """Write the rows so far to ``args.output`` (atomically: a temporary file renamed)."""
+    """Write the rows so far to ``args.output`` (atomically: a temporary file
+    renamed): JSON, or CSV where the name ends in ``.csv``."""
     tmp = f"{args.output}.tmp"
-    with open(tmp, "w") as fh:
-        json.dump({"args": vars(args), "complete": complete, "results": rows}, fh, indent=2)
+    meta = _run_meta(args)
+    with open(tmp, "w", newline="") as fh:
+        if args.output.lower().endswith(".csv"):
+            flat = _csv_rows(rows, meta)
+            columns = list(dict.fromkeys(key for row in flat for key in row))
+            writer = csv.DictWriter(fh, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(flat)
+        else:
+            json.dump({"meta": meta, "args": {k: v for k, v in vars(args).items()
+                                              if k != "argv"},
+                       "complete": complete, "results": rows}, fh, indent=2)
     os.replace(tmp, args.output)
 
 
@@ -595,12 +634,16 @@ def build_parser():
     b.add_argument("--device", default="cpu")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--verbose", action="store_true", help="per-epoch progress from skorch")
-    b.add_argument("--output", help="also write the results as JSON to this file")
+    b.add_argument("--output", help="also write the results to this file (rewritten after "
+                   "every fit): JSON, or CSV where the name ends in .csv; every figure of the "
+                   "table and what produced it (command line, versions, CPU, torch device "
+                   "and threads, date, seed, protocol)")
     return parser
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     if args.command == "benchmark":
         if args.n_queries >= 1:
             args.n_queries = int(args.n_queries)

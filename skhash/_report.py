@@ -1,9 +1,10 @@
 """Benchmark results as data: what produced them, and the tables and figures
 the docs draw from them.
 
-Results files are JSON objects ``{"meta": ..., "rows": [...]}``: ``meta`` is
-:func:`environment` at the time of the run plus the command line, ``rows`` one
-dict per measured point. The published ones live in ``benchmarks/published/``;
+Results files are JSON objects ``{"meta": ..., "rows": [...]}`` (``skhash
+benchmark --output`` writes ``"results"`` for the rows, beside its ``"args"``):
+``meta`` is :func:`environment` at the time of the run plus the command line,
+the rows one dict per measured point. The published ones live in ``benchmarks/published/``;
 the docs build renders them (``docs/conf.py``) into ``docs/_generated/``.
 """
 
@@ -70,9 +71,10 @@ def load_results(path):
         data = json.load(f)
     if isinstance(data, list):
         return {}, data
-    if not isinstance(data, dict) or "rows" not in data:
-        raise ValueError(f"{path}: not a skhash results file (no 'rows').")
-    return data.get("meta", {}), data["rows"]
+    rows = data.get("rows", data.get("results")) if isinstance(data, dict) else None
+    if rows is None:
+        raise ValueError(f"{path}: not a skhash results file (no 'rows' or 'results').")
+    return data.get("meta", {}), rows
 
 
 # --- the scaling benchmark (benchmarks/bench_scale.py) ---------------------

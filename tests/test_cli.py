@@ -25,6 +25,28 @@ def test_benchmark_on_digits_prints_table(tmp_path, capsys):
     results = written["results"]
     assert [r["n_bits"] for r in results] == [8, 16]
     assert all(0 < r["mAP@all"] <= 1 for r in results)
+    meta = written["meta"]
+    assert meta["command"] == f"skhash benchmark --bits 8 16 --epochs 1 --output {out}"
+    assert meta["seed"] == 0 and meta["protocol"] == "cnnh" and meta["device"] == "cpu"
+    assert meta["threads"] >= 1 and meta["cpu"] and meta["versions"]["torch"]
+    assert all(r["fit_s"] > 0 and r["encode_us_per_item"] > 0 for r in results)
+
+
+def test_benchmark_output_csv_round_trip(tmp_path):
+    import csv
+
+    out_csv, out_json = tmp_path / "r.csv", tmp_path / "r.json"
+    for out in (out_csv, out_json):
+        main(["benchmark", "--methods", "itq", "lsh", "--bits", "8", "--output", str(out)])
+    with open(out_csv, newline="") as fh:
+        table = list(csv.DictReader(fh))
+    rows = json.loads(out_json.read_text())["results"]
+    assert [r["method"] for r in table] == [r["method"] for r in rows] == ["itq", "lsh"]
+    for got, want in zip(table, rows):
+        for key in ("mAP@all", "mAP@100", "P@100", "P@r2"):
+            assert float(got[key]) == want[key]  # every figure, exactly
+        assert got["seed"] == "0" and got["protocol"] == "cnnh"
+        assert got["torch_version"] and got["command"].startswith("skhash benchmark")
 
 
 def test_benchmark_json_keeps_the_rows_of_a_run_stopped_half_way(tmp_path, monkeypatch):

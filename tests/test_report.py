@@ -47,6 +47,6 @@ def test_results_round_trip_and_bad_files(tmp_path):
     assert load_results(tmp_path / "r.json") == (json.loads(json.dumps(meta)), rows)
     (tmp_path / "bare.json").write_text(json.dumps(rows))
     assert load_results(tmp_path / "bare.json") == ({}, rows)
-    (tmp_path / "bad.json").write_text(json.dumps({"results": []}))
+    (tmp_path / "bad.json").write_text(json.dumps({"figures": []}))
     with pytest.raises(ValueError, match="not a skhash results file"):
         load_results(tmp_path / "bad.json")
