@@ -71,3 +71,11 @@ def test_quickstart_code_runs(tmp_path):
     script = tmp_path / "quickstart.py"
     script.write_text("\n\n".join(blocks), encoding="utf-8")
     _run([str(script)], cwd=tmp_path)
+
+
+def test_glossary_metadata_routing_code_runs(tmp_path):
+    blocks = _python_blocks((ROOT / "docs" / "glossary.rst").read_text(encoding="utf-8"))
+    assert len(blocks) == 1
+    script = tmp_path / "glossary.py"
+    script.write_text(blocks[0], encoding="utf-8")
+    _run([str(script)], cwd=tmp_path)
