@@ -129,24 +129,25 @@ print(f"accuracy of predict on the queries = {accuracy:.4f}")
 # Two ways to turn Hamming distances into retrieved sets:
 #
 # * **Hamming ranking**: return the ``k`` nearest items;
-#   :func:`~skhash.metrics.precision_recall_curve_at_k` gives precision@k and
-#   recall@k for many cut-offs ``k``.
-# * **Hash lookup**: return every item within Hamming radius ``r``;
-#   :func:`~skhash.metrics.precision_recall_by_radius` gives precision and
-#   recall for every radius. A query whose Hamming ball is empty has
-#   precision 0, which is why precision drops at the smallest radii.
-from skhash.metrics import precision_recall_by_radius, precision_recall_curve_at_k
+#   :class:`~skhash.metrics.RetrievalPrecisionRecallDisplay` draws precision@k
+#   against recall@k for many cut-offs ``k``
+#   (:func:`~skhash.metrics.precision_recall_curve_at_k`).
+# * **Hash lookup**: return every item within Hamming radius ``r``; the same
+#   display with ``distances=`` draws precision and recall for every radius
+#   (:func:`~skhash.metrics.precision_recall_by_radius`). A query whose Hamming
+#   ball is empty has precision 0, which is why precision drops at the
+#   smallest radii.
+from skhash.metrics import RetrievalPrecisionRecallDisplay
 
 ks = np.unique(np.geomspace(1, len(y_db), 60).astype(np.int64))
-precision_k, recall_k, ks = precision_recall_curve_at_k(y_query, y_db, ranking, ks=ks)
-precision_r, recall_r, radii = precision_recall_by_radius(y_query, y_db, distances)
-print(f"precision within Hamming radius 2 = {precision_r[radii == 2][0]:.4f}")
-
 fig, (ax_pr, ax_r) = plt.subplots(1, 2, figsize=(10, 4))
-ax_pr.plot(recall_k, precision_k, label="Hamming ranking (top k)")
-ax_pr.plot(recall_r, precision_r, "o--", markersize=4, label="Hamming radius r")
-ax_pr.set_xlabel("recall")
-ax_pr.set_ylabel("precision")
+RetrievalPrecisionRecallDisplay.from_predictions(
+    y_query, y_db, ranking=ranking, cutoffs=ks, name="Hamming ranking (top k)", ax=ax_pr)
+by_radius = RetrievalPrecisionRecallDisplay.from_predictions(
+    y_query, y_db, distances=distances, name="Hamming radius r", ax=ax_pr,
+    linestyle="--", markersize=4)
+precision_r, recall_r, radii = by_radius.precision, by_radius.recall, by_radius.cutoffs
+print(f"precision within Hamming radius 2 = {precision_r[radii == 2][0]:.4f}")
 ax_pr.set_xlim(0, 1.02)
 ax_pr.set_ylim(0, 1.02)
 ax_pr.set_title(f"CNNBH, 32 bits (mAP@all = {map_all:.3f})")

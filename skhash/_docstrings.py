@@ -208,6 +208,19 @@ random_state : int, RandomState instance or None, default=None
 Returns
 -------
 split : RetrievalSplit""",
+    # the display objects (skhash.metrics): name and what plot() keeps
+    "display_name_attributes": """\
+name : str, default=None
+    Legend label.
+
+Attributes
+----------
+line_ : matplotlib Line2D
+    The drawn line (after :meth:`plot`).
+ax_ : matplotlib Axes
+    The axes drawn on.
+figure_ : matplotlib Figure
+    The figure of ``ax_``.""",
     # the linear baselines' last attributes
     "hamming_attributes": """\
 code_space_ : skhash.codes.HammingSpace
