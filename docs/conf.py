@@ -108,6 +108,9 @@ numpydoc_class_members_toctree = False
 
 # -- HTML --------------------------------------------------------------------
 html_theme = "alabaster"
+# alabaster's default 940 px page cut the code blocks and the wide benchmark
+# tables short (seen in headless-Chromium screenshots; see docs/README.md)
+html_theme_options = {"page_width": "1240px", "sidebar_width": "260px"}
 html_title = f"skhash {release}"
 html_static_path = []
 

@@ -37,7 +37,8 @@ is exact in every case.
 
 The kernel is generated for the host CPU by numba. It is used only where
 the CPU has AVX2 and numba compiles for the host (``NUMBA_CPU_NAME`` unset
-or ``host``); elsewhere :func:`available` is False and the generic kernel
+or ``host``, ``NUMBA_CPU_FEATURES`` not turning AVX2 off, the JIT not
+disabled); elsewhere :func:`available` is False and the generic kernel
 runs.
 """
 
@@ -71,8 +72,12 @@ _V16 = ir.VectorType(ir.IntType(16), 16)
 def _host_has_avx2():
     if platform.machine().lower() not in ("x86_64", "amd64"):
         return False
+    if numba.config.DISABLE_JIT:
+        return False  # the intrinsic has no pure-Python form
     if numba.config.CPU_NAME not in (None, "host"):
         return False  # numba targets another CPU: the instruction may not exist
+    if numba.config.CPU_FEATURES is not None and "-avx2" in numba.config.CPU_FEATURES:
+        return False  # AVX2 turned off for numba's code generation
     try:
         import llvmlite.binding as llvm
 
@@ -243,8 +248,11 @@ def _quantize(Tq, npairs, lut, offset):
                                  255.0))
             lut[base + c] = v
             lut[base + 16 + c] = v
-    rounding = math.ceil(2.0 * M * _U32 * largest / delta)
-    return np.int64(M + 1 + min(rounding, 70000.0))
+    rounding = 2.0 * M * _U32 * largest / delta
+    # clamp before the integer conversion (a huge ratio would wrap an int64);
+    # past 65535 every code passes anyway
+    return np.int64(M + 1) + (np.int64(70000) if rounding >= 70000.0
+                              else np.int64(math.ceil(rounding)))
 
 
 @njit(inline="always")
@@ -276,7 +284,7 @@ def _fastscan_topk(T, X, packed, k, out_d, out_i, failed):
     n_blocks = (n + BLOCK - 1) // BLOCK
     b_stride = npairs * BLOCK
     l_stride = npairs * 64
-    cap = 4 * k + 1024
+    cap = min(4 * k + 1024, n + 1)  # n + 1: the reservoir never fills
     n_qb = (nq + _Q_BLOCK - 1) // _Q_BLOCK
     for qb in prange(n_qb):
         q0 = qb * _Q_BLOCK

@@ -162,7 +162,7 @@ def scale_figure(rows, path):
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize="small")
     ax_t.set_title("Exact search time")
-    ax_m.set_title("Peak memory of the process (Python, torch, numba loaded)")
+    ax_m.set_title("Peak resident memory of the process")
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
     return path

@@ -188,3 +188,30 @@ def test_quantizers_with_16_codewords_search_by_fast_scan(make):
     np.testing.assert_allclose(dist, np.sort(full, 1)[:, :15])
     np.testing.assert_array_equal(
         ind, np.lexsort((np.broadcast_to(np.arange(1200), full.shape), full), axis=1)[:, :15])
+
+
+@needs_avx2
+def test_a_dominant_constant_part_keeps_the_compiled_slack_finite():
+    # one part's table row constant and enormous against the others' ranges:
+    # the rounding term of the slack is ~1e30 steps (found by review: it
+    # wrapped an int64 and left the output uninitialised)
+    cb = np.zeros((2, 16, 1))
+    cb[1, :, 0] = np.arange(16) * 1e-4
+    space = ProductSpace(cb)
+    q = np.array([[1e14, 0.0]], np.float32)
+    rng = np.random.default_rng(0)
+    X = np.stack([np.zeros(200, int), rng.integers(1, 16, 200)], 1).astype(np.uint8)
+    dist, ind = space.kneighbors(q, X, 5, asymmetric=True)
+    ref_d, ref_i = _generic(space, q, X, 5, True)
+    np.testing.assert_array_equal(dist, ref_d)
+    np.testing.assert_array_equal(ind, ref_i)
+
+
+@pytest.mark.parametrize("setting, value", [("CPU_NAME", "generic"),
+                                            ("CPU_FEATURES", "+sse2,-avx2"),
+                                            ("DISABLE_JIT", True)])
+def test_no_fast_scan_where_numba_cannot_emit_avx2(monkeypatch, setting, value):
+    import numba  # noqa: PLC0415
+
+    monkeypatch.setattr(numba.config, setting, value)
+    assert not _fastscan._host_has_avx2()
