@@ -50,20 +50,13 @@ _ESTIMATOR_LISTS = _write_estimator_lists()
 
 def _write_published_results():
     """Render the checked-in results (``benchmarks/published/*.json``) into the
-    tables and figures that the benchmarks page includes from ``_generated/``:
-    the page is regenerated from data, not edited by hand."""
-    from skhash._report import load_results, scale_figure, scale_table
+    tables and figures that the benchmarks page includes from ``_generated/``
+    (the code of ``skhash report``): the page is regenerated from data, not
+    edited by hand."""
+    from skhash._report import render_report
 
-    published = HERE.parent / "benchmarks" / "published"
-    out = HERE / "_generated"
-    out.mkdir(exist_ok=True)
-    meta, rows = load_results(published / "scale.json")
-    (out / "scale_table.inc.rst").write_text(scale_table(rows))
-    (out / "scale_meta.inc.rst").write_text(
-        f"``{meta.get('command', '?')}``, {meta.get('date', '?')}, {meta.get('cpu', '?')} "
-        f"({meta.get('cpu_count', '?')} cores), {meta.get('threads', '?')} search threads, "
-        + ", ".join(f"{k} {v}" for k, v in meta.get("versions", {}).items() if v) + "\n")
-    scale_figure(rows, out / "scale.png")
+    render_report(sorted((HERE.parent / "benchmarks" / "published").glob("*.json")),
+                  HERE / "_generated")
 
 
 _write_published_results()

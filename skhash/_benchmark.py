@@ -638,6 +638,12 @@ def build_parser():
                    "every fit): JSON, or CSV where the name ends in .csv; every figure of the "
                    "table and what produced it (command line, versions, CPU, torch device "
                    "and threads, date, seed, protocol)")
+    r = sub.add_parser("report", help="render results files (skhash benchmark --output, "
+                       "benchmarks/bench_scale.py --output) into the docs' tables and figures")
+    r.add_argument("files", nargs="+", help="JSON results files")
+    r.add_argument("--output", default="docs/_generated",
+                   help="folder of the rendered .inc.rst tables and .png figures "
+                        "(default docs/_generated)")
     return parser
 
 
@@ -648,4 +654,9 @@ def main(argv=None):
         if args.n_queries >= 1:
             args.n_queries = int(args.n_queries)
         run_benchmark(args)
+    elif args.command == "report":
+        from ._report import render_report
+
+        for path in render_report(args.files, args.output):
+            print(path)
     return 0

@@ -17,7 +17,7 @@ from importlib import metadata
 from pathlib import Path
 
 __all__ = ["environment", "load_results", "save_results", "scale_rows", "scale_table",
-           "scale_figure"]
+           "scale_figure", "benchmark_table", "describe_run", "render_report"]
 
 
 def _version(dist):
@@ -112,13 +112,7 @@ def scale_table(rows):
             _fmt(ours.get("ms_per_query")), _fmt(ours.get("peak_rss_mb"), 0),
             _fmt(ours.get("rss_file_mb_after"), 0), _fmt(faiss_ms),
             _fmt(theirs.get("peak_rss_mb"), 0)])
-    widths = [max(len(r[i]) for r in [header] + body) for i in range(len(header))]
-    rule = "  ".join("=" * w for w in widths)
-
-    def line(cells):
-        return "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
-
-    return "\n".join([rule, line(header), rule] + [line(r) for r in body] + [rule]) + "\n"
+    return _rst_table(header, body)
 
 
 def scale_figure(rows, path):
@@ -166,3 +160,127 @@ def scale_figure(rows, path):
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
     return path
+
+
+# --- skhash benchmark results (skhash report) ------------------------------
+
+_BENCH_COLUMNS = [  # (key, header, digits)
+    ("method", "method", None), ("code", "code", None), ("search", "search", None),
+    ("n_bits", "bits", 2), ("mAP@all", "mAP@all", 4), ("paper_mAP", "paper", 4),
+    ("_gap", "gap", 4), ("mAP@100", "mAP@100", 4), ("P@100", "P@100", 4),
+    ("P@r2", "P@r2", 4), ("accuracy", "accuracy", 4), ("fit_s", "fit s", 1),
+    ("encode_us_per_item", "encode µs/item", 1),
+]
+
+
+def _rst_table(header, body):
+    widths = [max(len(r[i]) for r in [header] + body) for i in range(len(header))]
+    rule = "  ".join("=" * w for w in widths)
+
+    def line(cells):
+        return "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
+
+    return "\n".join([rule, line(header), rule] + [line(r) for r in body] + [rule]) + "\n"
+
+
+def benchmark_table(rows):
+    """``skhash benchmark`` rows as a reStructuredText table, the paper's
+    figure and our gap to it beside each row where the paper has one."""
+    columns = [c for c in _BENCH_COLUMNS
+               if c[0] == "_gap" and any("paper_mAP" in r for r in rows)
+               or any(c[0] in r for r in rows)]
+    body = []
+    for row in rows:
+        cells = []
+        for key, _, digits in columns:
+            value = (row["mAP@all"] - row["paper_mAP"]
+                     if key == "_gap" and "paper_mAP" in row else row.get(key))
+            if value is None:
+                cells.append("--")
+            elif digits is None:
+                cells.append(str(value))
+            else:
+                cells.append(f"{value:+.{digits}f}" if key == "_gap" else f"{value:.{digits}f}")
+        body.append(cells)
+    return _rst_table([c[1] for c in columns], body)
+
+
+def describe_run(meta, args):
+    """One line: the command and the machine of a results file."""
+    if meta.get("command"):
+        command = meta["command"]
+    elif args:  # files written before the metadata existed: the arguments
+        keys = ("dataset", "protocol", "methods", "bits", "codes", "epochs", "seed")
+        command = "skhash benchmark " + " ".join(
+            f"--{k} {' '.join(map(str, v)) if isinstance(v, list) else v}"
+            for k, v in ((k, args.get(k)) for k in keys) if v not in (None, [], False))
+    else:
+        command = "?"
+    parts = [f"``{command}``"]
+    for key in ("date", "cpu", "device"):
+        if meta.get(key):
+            parts.append(str(meta[key]))
+    if meta.get("threads"):
+        parts.append(f"{meta['threads']} torch threads")
+    if meta.get("versions"):
+        parts.append(", ".join(f"{k} {v}" for k, v in meta["versions"].items() if v))
+    if meta.get("notes"):
+        parts.append(meta["notes"])
+    return "; ".join(parts) + "\n"
+
+
+def _is_scale(rows):
+    return bool(rows) and all("kind" in r and "ms_per_query" in r for r in rows)
+
+
+def render_report(paths, output):
+    """Render results files into ``output``: for each ``name.json`` a
+    ``name.inc.rst`` table, a ``name_meta.inc.rst`` line saying what produced
+    it and, where a method has several code lengths, a ``name.png`` figure
+    (mAP by code length); a scaling file gives the scaling table and figure.
+    Returns the written paths."""
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in map(Path, paths):
+        with open(path) as f:
+            data = json.load(f)
+        meta, rows = load_results(path)
+        args = data.get("args", {}) if isinstance(data, dict) else {}
+        stem = output / path.stem
+        (output / f"{path.stem}_meta.inc.rst").write_text(describe_run(meta, args))
+        written.append(output / f"{path.stem}_meta.inc.rst")
+        if _is_scale(rows):
+            Path(f"{stem}.inc.rst").write_text(scale_table(rows))
+            written += [Path(f"{stem}.inc.rst"), scale_figure(rows, f"{stem}.png")]
+            continue
+        Path(f"{stem}.inc.rst").write_text(benchmark_table(rows))
+        written.append(Path(f"{stem}.inc.rst"))
+        curves = {}
+        for row in rows:
+            curves.setdefault(f"{row['method']} ({row.get('search', '')})", []).append(row)
+        if any(len({r["n_bits"] for r in group}) > 1 for group in curves.values()):
+            written.append(_code_length_figure(curves, f"{stem}.png"))
+    return written
+
+
+def _code_length_figure(curves, path):
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ImportError("drawing the benchmark figures needs matplotlib: pip install "
+                          "matplotlib (or pip install 'skhash[plot]').") from None
+    from .metrics import CodeLengthDisplay
+
+    fig = Figure(figsize=(5.5, 4), layout="constrained")
+    ax = fig.subplots()
+    for name, group in curves.items():
+        CodeLengthDisplay.from_predictions([r["n_bits"] for r in group],
+                                           [r["mAP@all"] for r in group], name=name, ax=ax)
+        papers = [(r["n_bits"], r["paper_mAP"]) for r in group if "paper_mAP" in r]
+        if papers:
+            x, y = zip(*sorted(papers))
+            ax.plot(x, y, ":x", color=ax.lines[-1].get_color(), label=f"{name}, paper")
+            ax.legend(loc="best", fontsize="small")
+    fig.savefig(path, dpi=100)
+    return Path(path)

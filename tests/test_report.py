@@ -50,3 +50,25 @@ def test_results_round_trip_and_bad_files(tmp_path):
     (tmp_path / "bad.json").write_text(json.dumps({"figures": []}))
     with pytest.raises(ValueError, match="not a skhash results file"):
         load_results(tmp_path / "bad.json")
+
+
+def test_report_command_renders_every_published_file(tmp_path):
+    from skhash._benchmark import main
+
+    files = sorted(PUBLISHED.glob("*.json"))
+    assert len(files) >= 2
+    main(["report", *map(str, files), "--output", str(tmp_path)])
+    for path in files:
+        assert (tmp_path / f"{path.stem}.inc.rst").is_file()
+        assert (tmp_path / f"{path.stem}_meta.inc.rst").read_text().startswith("``")
+    _, rows = load_results(PUBLISHED / "cifar10_dsh_dpq.json")
+    table = (tmp_path / "cifar10_dsh_dpq.inc.rst").read_text().splitlines()
+    header = table[1].split()
+    for row in rows:
+        line = next(ln.split() for ln in table[3:-1]
+                    if ln.split()[1] == row["code"] and ln.split()[2] == row["search"])
+        assert line[header.index("mAP@all")] == f"{row['mAP@all']:.4f}"  # the JSON's number
+        assert line[header.index("paper")] == f"{row['paper_mAP']:.4f}"
+        assert float(line[header.index("gap")]) == pytest.approx(
+            row["mAP@all"] - row["paper_mAP"], abs=1e-4)
+    assert (tmp_path / "cifar10_dsh_dpq.png").read_bytes()[:4] == b"\x89PNG"
