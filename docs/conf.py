@@ -105,7 +105,8 @@ html_theme = "alabaster"
 # tables short (seen in headless-Chromium screenshots; see docs/README.md)
 html_theme_options = {"page_width": "1240px", "sidebar_width": "260px"}
 html_title = f"skhash {release}"
-html_static_path = []
+html_static_path = ["_static"]
+html_css_files = ["skhash.css"]
 
 # -- Example gallery -----------------------------------------------------------
 if USE_GALLERY:

@@ -165,7 +165,8 @@ def scale_figure(rows, path):
 # --- skhash benchmark results (skhash report) ------------------------------
 
 _BENCH_COLUMNS = [  # (key, header, digits)
-    ("method", "method", None), ("code", "code", None), ("search", "search", None),
+    ("method", "method", None), ("protocol", "protocol", None), ("code", "code", None),
+    ("search", "search", None),
     ("n_bits", "bits", 2), ("mAP@all", "mAP@all", 4), ("paper_mAP", "paper", 4),
     ("_gap", "gap", 4), ("mAP@100", "mAP@100", 4), ("P@100", "P@100", 4),
     ("P@r2", "P@r2", 4), ("accuracy", "accuracy", 4), ("fit_s", "fit s", 1),
