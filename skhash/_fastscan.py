@@ -383,8 +383,15 @@ def fastscan_topk(T, X, k, out_d, out_i, packed=None):
     mask of the queries left unanswered (to be searched by the generic
     kernel).
     """
+    X = np.ascontiguousarray(X)
+    if T.ndim != 3 or X.ndim != 2 or T.shape[1] != X.shape[1] or not supports(*T.shape[1:]):
+        raise ValueError(f"tables of shape {T.shape} do not fit codes of shape {X.shape} "
+                         "(the fast scan takes (nq, M, K <= 16) tables and (n, M) codes).")
     if packed is None:
         packed = pack(X)
+    n_blocks = (X.shape[0] + BLOCK - 1) // BLOCK
+    if packed.shape != (n_blocks * ((X.shape[1] + 1) // 2) * BLOCK,):
+        raise ValueError("packed does not hold these codes (use pack(X) of the same X).")
     failed = np.zeros(T.shape[0], dtype=bool)
-    _topk_serial(T, np.ascontiguousarray(X), packed, k, out_d, out_i, failed)
+    _topk_serial(T, X, packed, k, out_d, out_i, failed)
     return failed

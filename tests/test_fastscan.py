@@ -215,3 +215,16 @@ def test_no_fast_scan_where_numba_cannot_emit_avx2(monkeypatch, setting, value):
 
     monkeypatch.setattr(numba.config, setting, value)
     assert not _fastscan._host_has_avx2()
+
+
+def test_fastscan_topk_refuses_mismatched_inputs():
+    T = np.zeros((2, 4, 16), np.float32)
+    X = np.zeros((40, 4), np.uint8)
+    d = np.empty((2, 3), np.float32)
+    i = np.empty((2, 3), np.int64)
+    with pytest.raises(ValueError, match="do not fit codes"):
+        _fastscan.fastscan_topk(T, X[:, :3], 3, d, i)
+    with pytest.raises(ValueError, match="do not fit codes"):
+        _fastscan.fastscan_topk(np.zeros((2, 4, 17), np.float32), X, 3, d, i)
+    with pytest.raises(ValueError, match="packed does not hold"):
+        _fastscan.fastscan_topk(T, X, 3, d, i, packed=_fastscan.pack(X[:20]))
