@@ -65,16 +65,22 @@ def save_results(path, rows, meta):
         json.dump({"meta": meta, "rows": rows}, f, indent=1)
 
 
-def load_results(path):
-    """``(meta, rows)`` of a results file (a bare list of rows is accepted)."""
+def _read(path):
+    """``(meta, rows, args)`` of a results file (a bare list of rows is accepted)."""
     with open(path) as f:
         data = json.load(f)
     if isinstance(data, list):
-        return {}, data
+        return {}, data, {}
     rows = data.get("rows", data.get("results")) if isinstance(data, dict) else None
     if rows is None:
         raise ValueError(f"{path}: not a skhash results file (no 'rows' or 'results').")
-    return data.get("meta", {}), rows
+    return data.get("meta", {}), rows, data.get("args", {})
+
+
+def load_results(path):
+    """``(meta, rows)`` of a results file (a bare list of rows is accepted)."""
+    meta, rows, _ = _read(path)
+    return meta, rows
 
 
 # --- the scaling benchmark (benchmarks/bench_scale.py) ---------------------
@@ -91,6 +97,16 @@ def _power_of_ten(n):
     """``10000`` as ``1e4``, ``2000000`` as ``2e6``."""
     mantissa, exponent = f"{n:.3e}".split("e")
     return f"{float(mantissa):g}e{int(exponent)}"
+
+
+def _figure(figsize):
+    """A matplotlib Figure without pyplot (no global state, no display needed)."""
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ImportError("drawing the benchmark figures needs matplotlib: pip install "
+                          "matplotlib (or pip install 'skhash[plot]').") from None
+    return Figure(figsize=figsize, layout="constrained")
 
 
 def _fmt(value, digits=3):
@@ -117,13 +133,8 @@ def scale_table(rows):
 
 def scale_figure(rows, path):
     """Time per query and peak memory against N (log-log), skhash vs faiss."""
-    try:
-        from matplotlib.figure import Figure  # no pyplot: no global state, no display
-    except ImportError:
-        raise ImportError("drawing the benchmark figures needs matplotlib: pip install "
-                          "matplotlib (or pip install 'skhash[plot]').") from None
     table = scale_rows(rows)
-    fig = Figure(figsize=(10, 4), layout="constrained")
+    fig = _figure(figsize=(10, 4))
     ax_t, ax_m = fig.subplots(1, 2)
     styles = {"hamming": ("tab:blue", "64-bit binary"), "product": ("tab:orange", "PQ 8x256")}
     for kind, (colour, label) in styles.items():
@@ -244,10 +255,7 @@ def render_report(paths, output):
     output.mkdir(parents=True, exist_ok=True)
     written = []
     for path in map(Path, paths):
-        with open(path) as f:
-            data = json.load(f)
-        meta, rows = load_results(path)
-        args = data.get("args", {}) if isinstance(data, dict) else {}
+        meta, rows, args = _read(path)
         stem = output / path.stem
         (output / f"{path.stem}_meta.inc.rst").write_text(describe_run(meta, args))
         written.append(output / f"{path.stem}_meta.inc.rst")
@@ -266,14 +274,9 @@ def render_report(paths, output):
 
 
 def _code_length_figure(curves, path):
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise ImportError("drawing the benchmark figures needs matplotlib: pip install "
-                          "matplotlib (or pip install 'skhash[plot]').") from None
     from .metrics import CodeLengthDisplay
 
-    fig = Figure(figsize=(5.5, 4), layout="constrained")
+    fig = _figure(figsize=(5.5, 4))
     ax = fig.subplots()
     for name, group in curves.items():
         CodeLengthDisplay.from_predictions([r["n_bits"] for r in group],
