@@ -12,12 +12,14 @@ import datetime
 import json
 import os
 import platform
+import re
 import sys
 from importlib import metadata
 from pathlib import Path
 
 __all__ = ["environment", "load_results", "save_results", "scale_rows", "scale_table",
-           "scale_figure", "benchmark_table", "describe_run", "render_report"]
+           "scale_figure", "benchmark_table", "training_table", "merge_results", "describe_run",
+           "render_report"]
 
 
 def _version(dist):
@@ -74,13 +76,50 @@ def _read(path):
     rows = data.get("rows", data.get("results")) if isinstance(data, dict) else None
     if rows is None:
         raise ValueError(f"{path}: not a skhash results file (no 'rows' or 'results').")
-    return data.get("meta", {}), rows, data.get("args", {})
+    # bench_training.py files say where they ran under "machine"
+    meta = data.get("meta", data.get("machine", {}))
+    return meta, rows, data.get("args", {})
 
 
 def load_results(path):
     """``(meta, rows)`` of a results file (a bare list of rows is accepted)."""
     meta, rows, _ = _read(path)
     return meta, rows
+
+
+def merge_results(sources, path, *, notes=None):
+    """Merge results files into one published file.
+
+    ``sources``: ``(file, table)`` pairs; each file's rows get ``"table":
+    table`` (when given), so :func:`render_report` renders them as their own
+    table too. The merged ``meta`` keeps each source's command, date and
+    environment (``meta["runs"]``), its command being all the commands
+    joined by ``;``. Returns the merged rows.
+    """
+    rows, runs = [], []
+    for source, table in sources:
+        meta, file_rows, args = _read(source)
+        if not meta.get("command") and args:
+            meta = {**meta, "command": _command_from_args(args)}
+        runs.append({"file": Path(source).name, **({"table": table} if table else {}), **meta})
+        for row in file_rows:
+            row = dict(row)
+            if table:
+                row["table"] = table
+            protocol = args.get("protocol") or meta.get("protocol")
+            if "protocol" not in row and protocol:  # older files: from the arguments
+                row["protocol"] = protocol
+            rows.append(row)
+    first = runs[0] if runs else {}
+    merged = {key: first[key] for key in ("cpu", "cpu_count", "python", "versions", "device",
+                                          "threads") if key in first}
+    merged["command"] = "; ".join(r["command"] for r in runs if r.get("command"))
+    merged["date"] = ", ".join(sorted({str(r["date"])[:10] for r in runs if r.get("date")}))
+    if notes:
+        merged["notes"] = notes
+    merged["runs"] = runs
+    save_results(path, rows, merged)
+    return rows
 
 
 # --- the scaling benchmark (benchmarks/bench_scale.py) ---------------------
@@ -175,14 +214,19 @@ def scale_figure(rows, path):
 
 # --- skhash benchmark results (skhash report) ------------------------------
 
-_BENCH_COLUMNS = [  # (key, header, digits)
+_HEAD_COLUMNS = [  # (key, header, digits)
     ("method", "method", None), ("protocol", "protocol", None), ("code", "code", None),
     ("search", "search", None),
     ("n_bits", "bits", 2), ("mAP@all", "mAP@all", 4), ("paper_mAP", "paper", 4),
-    ("_gap", "gap", 4), ("mAP@100", "mAP@100", 4), ("P@100", "P@100", 4),
-    ("P@r2", "P@r2", 4), ("accuracy", "accuracy", 4), ("fit_s", "fit s", 1),
-    ("encode_us_per_item", "encode µs/item", 1),
+    ("_gap", "gap", 4),
 ]
+_TAIL_COLUMNS = [
+    ("P@r2", "P@r2", 4), ("accuracy", "accuracy", 4), ("fit_s", "fit s", 1),
+    ("encode_us_per_item", "encode µs/item", 1), ("note", "note", None),
+]
+# mAP@k under each normalisation, P@k, and other papers' figures ("paper_MAP@1000"):
+# columns named by the data, in the order they first appear
+_AT_K = re.compile(r"(mAP|P)@\d+(/\w+)?$")
 
 
 def _rst_table(header, body):
@@ -195,21 +239,37 @@ def _rst_table(header, body):
     return "\n".join([rule, line(header), rule] + [line(r) for r in body] + [rule]) + "\n"
 
 
+def _columns(rows):
+    """The columns of a benchmark table: those some row fills, in a fixed order."""
+    keys = list(dict.fromkeys(k for row in rows for k in row))
+    at_k = [(k, k, 4) for k in keys if _AT_K.match(k)]
+    papers = [(k, "paper " + k[len("paper_"):], 4) for k in keys
+              if k.startswith("paper_") and k != "paper_mAP"]
+    has_paper = any("paper_mAP" in r for r in rows)
+    return [c for c in _HEAD_COLUMNS + papers + at_k + _TAIL_COLUMNS
+            if (c[0] == "_gap" and has_paper) or c[0] in keys]
+
+
 def benchmark_table(rows):
     """``skhash benchmark`` rows as a reStructuredText table, the paper's
-    figure and our gap to it beside each row where the paper has one."""
-    columns = [c for c in _BENCH_COLUMNS
-               if c[0] == "_gap" and any("paper_mAP" in r for r in rows)
-               or any(c[0] in r for r in rows)]
+    figure and our gap to it beside each row where the paper has one.
+
+    Columns are the figures some row has: mAP@all, the paper's mAP and the
+    gap, every ``mAP@k`` (and ``mAP@k/normalisation``) and ``P@k``, other
+    published figures as ``paper_<metric>`` keys, precision within radius 2,
+    accuracy, times and a free-text ``note``; a missing figure shows ``--``.
+    """
+    columns = _columns(rows)
     body = []
     for row in rows:
         cells = []
         for key, _, digits in columns:
             value = (row["mAP@all"] - row["paper_mAP"]
-                     if key == "_gap" and "paper_mAP" in row else row.get(key))
+                     if key == "_gap" and "paper_mAP" in row and "mAP@all" in row
+                     else row.get(key))
             if value is None:
                 cells.append("--")
-            elif digits is None:
+            elif digits is None or isinstance(value, str):
                 cells.append(str(value))
             else:
                 cells.append(f"{value:+.{digits}f}" if key == "_gap" else f"{value:.{digits}f}")
@@ -217,17 +277,53 @@ def benchmark_table(rows):
     return _rst_table([c[1] for c in columns], body)
 
 
+# --- the training-speed benchmark (benchmarks/bench_training.py) -----------
+
+def training_table(rows):
+    """Images per second of each network, plain PyTorch loop against the
+    estimator's ``fit``, as a reStructuredText table."""
+    body = []
+    for row in rows:
+        plain, est = row.get("plain_ips"), row.get("estimator_ips")
+        ratio = row.get("ratio") or (plain / est if plain and est else None)
+        body.append([row.get("description", row.get("network", "?")),
+                     row.get("variant", "baseline"), str(row.get("threads", "--")),
+                     str(row.get("batch", "--")), _fmt(plain, 0), _fmt(est, 0),
+                     "--" if ratio is None else f"{ratio:.2f}x"])
+    return _rst_table(["network (estimator)", "variant", "threads", "batch",
+                       "plain img/s", "estimator img/s", "time est. / plain"], body)
+
+
+def _is_training(rows):
+    return bool(rows) and all("plain_ips" in r for r in rows)
+
+
+_CODE_OPTIONS = {"bits": ("cnnbh", "ssdh", "itq", "lsh"), "codes": ("dpq", "deepquan", "pq"),
+                 "map_shape": ("deepsom",)}
+
+
+def _command_from_args(args):
+    """The ``skhash benchmark`` command of a results file written before the
+    command line was recorded, rebuilt from its arguments (the code-size
+    options only where a method of the run uses them)."""
+    if args.get("argv"):
+        return "skhash " + " ".join(args["argv"])
+    methods = args.get("methods") or []
+    parts = ["skhash benchmark"]
+    for key in ("dataset", "data_home", "protocol", "methods", "bits", "codes", "map_shape",
+                "deepsom_variants", "features", "k", "map_normalize", "epochs", "seed"):
+        value = args.get(key)
+        if value is None or value is False or value == [] or (
+                key in _CODE_OPTIONS and not set(methods) & set(_CODE_OPTIONS[key])):
+            continue
+        text = " ".join(map(str, value)) if isinstance(value, list) else str(value)
+        parts.append(f"--{key.replace('_', '-')} {text}")
+    return " ".join(parts)
+
+
 def describe_run(meta, args):
     """One line: the command and the machine of a results file."""
-    if meta.get("command"):
-        command = meta["command"]
-    elif args:  # files written before the metadata existed: the arguments
-        keys = ("dataset", "protocol", "methods", "bits", "codes", "epochs", "seed")
-        command = "skhash benchmark " + " ".join(
-            f"--{k} {' '.join(map(str, v)) if isinstance(v, list) else v}"
-            for k, v in ((k, args.get(k)) for k in keys) if v not in (None, [], False))
-    else:
-        command = "?"
+    command = meta.get("command") or (_command_from_args(args) if args else "?")
     parts = [f"``{command}``"]
     for key in ("date", "cpu", "device"):
         if meta.get(key):
@@ -245,12 +341,35 @@ def _is_scale(rows):
     return bool(rows) and all("kind" in r and "ms_per_query" in r for r in rows)
 
 
+def _render_rows(rows, stem):
+    """A benchmark table ``stem.inc.rst`` and, where a method has several code
+    lengths, its figure ``stem.png``; returns the written paths."""
+    Path(f"{stem}.inc.rst").write_text(benchmark_table(rows))
+    written = [Path(f"{stem}.inc.rst")]
+    curves = {}
+    for row in rows:
+        if "n_bits" in row and "mAP@all" in row:
+            curves.setdefault(f"{row['method']} ({row.get('search', '')})", []).append(row)
+    if any(len({r["n_bits"] for r in group}) > 1 for group in curves.values()):
+        written.append(_code_length_figure(curves, f"{stem}.png"))
+    return written
+
+
 def render_report(paths, output):
-    """Render results files into ``output``: for each ``name.json`` a
-    ``name.inc.rst`` table, a ``name_meta.inc.rst`` line saying what produced
-    it and, where a method has several code lengths, a ``name.png`` figure
-    (mAP by code length); a scaling file gives the scaling table and figure.
-    Returns the written paths."""
+    """Render results files into ``output``.
+
+    For each ``name.json``: a ``name_meta.inc.rst`` line saying what
+    produced it; a ``name.inc.rst`` table of all its rows and, where a
+    method has several code lengths, a ``name.png`` figure (mAP by code
+    length). Rows that carry a ``"table"`` key are also rendered by table,
+    as ``name_<table>.inc.rst`` (and ``name_<table>.png``), so one results
+    file can feed several tables of a page; in a file of
+    :func:`merge_results`, ``name_<table>_meta.inc.rst`` gives that table's
+    commands. A scaling file
+    (``benchmarks/bench_scale.py``) gives the scaling table and figure, a
+    training-speed file (``benchmarks/bench_training.py``) its table.
+    Returns the written paths.
+    """
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     written = []
@@ -263,13 +382,29 @@ def render_report(paths, output):
             Path(f"{stem}.inc.rst").write_text(scale_table(rows))
             written += [Path(f"{stem}.inc.rst"), scale_figure(rows, f"{stem}.png")]
             continue
-        Path(f"{stem}.inc.rst").write_text(benchmark_table(rows))
-        written.append(Path(f"{stem}.inc.rst"))
-        curves = {}
+        if _is_training(rows):
+            Path(f"{stem}.inc.rst").write_text(training_table(rows))
+            written.append(Path(f"{stem}.inc.rst"))
+            continue
+        written += _render_rows(rows, stem)
+        tables = {}
         for row in rows:
-            curves.setdefault(f"{row['method']} ({row.get('search', '')})", []).append(row)
-        if any(len({r["n_bits"] for r in group}) > 1 for group in curves.values()):
-            written.append(_code_length_figure(curves, f"{stem}.png"))
+            if row.get("table"):
+                tables.setdefault(str(row["table"]), []).append(row)
+        for name, group in tables.items():
+            if not re.fullmatch(r"[\w.-]+", name):
+                raise ValueError(f"{path}: table name {name!r} must be letters, digits, '_', "
+                                 "'-' or '.' (it names a file).")
+            written += _render_rows(group, output / f"{path.stem}_{name}")
+            runs = [r for r in meta.get("runs", ()) if r.get("table") == name]
+            if runs:  # a merged file: what produced this table
+                line = output / f"{path.stem}_{name}_meta.inc.rst"
+                line.write_text(describe_run({
+                    **{k: v for k, v in meta.items() if k not in ("command", "date", "runs")},
+                    "command": "; ".join(r["command"] for r in runs if r.get("command")),
+                    "date": ", ".join(sorted({str(r["date"])[:10] for r in runs
+                                              if r.get("date")}))}, {}))
+                written.append(line)
     return written
 
 

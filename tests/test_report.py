@@ -1,6 +1,7 @@
 """The published results render into the docs' tables and figures."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -8,10 +9,12 @@ import pytest
 from skhash._report import (
     environment,
     load_results,
+    render_report,
     save_results,
     scale_figure,
     scale_rows,
     scale_table,
+    training_table,
 )
 
 PUBLISHED = Path(__file__).resolve().parent.parent / "benchmarks" / "published"
@@ -61,14 +64,95 @@ def test_report_command_renders_every_published_file(tmp_path):
     for path in files:
         assert (tmp_path / f"{path.stem}.inc.rst").is_file()
         assert (tmp_path / f"{path.stem}_meta.inc.rst").read_text().startswith("``")
-    _, rows = load_results(PUBLISHED / "cifar10_dsh_dpq.json")
-    table = (tmp_path / "cifar10_dsh_dpq.inc.rst").read_text().splitlines()
-    header = table[1].split()
+    _, rows = load_results(PUBLISHED / "cifar10.json")
+    rows = [r for r in rows if r.get("table") == "dsh_dpq"]
+    assert len(rows) == 8
+    header, body = _parse_table((tmp_path / "cifar10_dsh_dpq.inc.rst").read_text())
     for row in rows:
-        line = next(ln.split() for ln in table[3:-1]
-                    if ln.split()[1] == row["code"] and ln.split()[2] == row["search"])
+        line = next(cells for cells in body
+                    if cells[header.index("code")] == row["code"]
+                    and cells[header.index("search")] == row["search"])
         assert line[header.index("mAP@all")] == f"{row['mAP@all']:.4f}"  # the JSON's number
         assert line[header.index("paper")] == f"{row['paper_mAP']:.4f}"
         assert float(line[header.index("gap")]) == pytest.approx(
             row["mAP@all"] - row["paper_mAP"], abs=1e-4)
     assert (tmp_path / "cifar10_dsh_dpq.png").read_bytes()[:4] == b"\x89PNG"
+    # every table the docs include exists, with its own commands
+    docs = Path(__file__).resolve().parent.parent / "docs"
+    included = {name for page in docs.rglob("*.rst")
+                for name in re.findall(r"_generated/([\w.-]+)", page.read_text())}
+    assert included and all((tmp_path / name).is_file() for name in included), \
+        sorted(n for n in included if not (tmp_path / n).is_file())
+    assert "--protocol dsh --methods dpq" in (tmp_path / "cifar10_dsh_dpq_meta.inc.rst").read_text()
+
+
+def _parse_table(text):
+    """A simple reST table as (header, rows) of cells, cut at the rule's columns."""
+    lines = text.splitlines()
+    spans = [m.span() for m in re.finditer(r"=+", lines[0])]
+
+    def cells(line):
+        return [line[a:b + 1].strip() if i < len(spans) - 1 else line[a:].strip()
+                for i, (a, b) in enumerate(spans)]
+
+    return cells(lines[1]), [cells(ln) for ln in lines[3:-1]]
+
+
+def _rows_file(path, rows, meta=None, args=None):
+    data = {"meta": meta or {}, "rows": rows}
+    if args is not None:
+        data = {"args": args, "results": rows}
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_merge_files_tables_and_their_commands(tmp_path):
+    from skhash._benchmark import main
+
+    a = _rows_file(tmp_path / "a.json", [
+        {"method": "itq", "code": "16 bits", "n_bits": 16.0, "search": "hamming",
+         "mAP@all": 0.25, "mAP@1000": 0.5, "mAP@1000/min": 0.125, "P@1000": 0.4,
+         "paper_MAP@1000": 0.1567}],
+        meta={"command": "skhash benchmark --methods itq", "date": "2026-12-01T10:00:00"})
+    b = _rows_file(tmp_path / "b.json", [
+        {"method": "cnnbh", "code": "12 bits", "n_bits": 12.0, "search": "hamming",
+         "mAP@all": 0.5, "paper_mAP": 0.75, "fit_s": 3.0, "note": "from a log"},
+        {"method": "cnnbh", "code": "24 bits", "n_bits": 24.0, "search": "hamming",
+         "mAP@all": 0.625, "fit_s": 4.0}],
+        args={"dataset": "cifar10", "protocol": "dsh", "methods": ["cnnbh"], "bits": [12, 24],
+              "codes": ["8x64"], "seed": 0})
+    out = tmp_path / "merged.json"
+    main(["report", f"{a}=gist", f"{b}=dsh", "--merge", str(out), "--notes", "2 cores"])
+    meta, rows = load_results(out)
+    assert [r["table"] for r in rows] == ["gist", "dsh", "dsh"]
+    assert rows[1]["protocol"] == "dsh"  # filled from the old file's arguments
+    assert meta["notes"] == "2 cores" and meta["date"] == "2026-12-01"
+    assert [r["table"] for r in meta["runs"]] == ["gist", "dsh"]
+    # the rebuilt command names the code-size option of the run's method only
+    assert meta["runs"][1]["command"] == ("skhash benchmark --dataset cifar10 --protocol dsh "
+                                          "--methods cnnbh --bits 12 24 --seed 0")
+    written = render_report([out], tmp_path / "gen")
+    assert tmp_path / "gen" / "merged_dsh.png" in written
+    header, (cells,) = _parse_table((tmp_path / "gen" / "merged_gist.inc.rst").read_text())
+    assert header.index("paper MAP@1000") < header.index("mAP@1000")
+    for key, value in [("code", "16 bits"), ("paper MAP@1000", "0.1567"), ("mAP@1000", "0.5000"),
+                       ("mAP@1000/min", "0.1250"), ("P@1000", "0.4000")]:
+        assert cells[header.index(key)] == value
+    header, body = _parse_table((tmp_path / "gen" / "merged_dsh.inc.rst").read_text())
+    assert header[-1] == "note" and body[0][-1] == "from a log"
+    assert body[0][header.index("gap")] == "-0.2500"
+    assert body[1][-1] == body[1][header.index("gap")] == "--"
+    assert "--methods cnnbh" in (tmp_path / "gen" / "merged_dsh_meta.inc.rst").read_text()
+    assert "--methods itq" not in (tmp_path / "gen" / "merged_dsh_meta.inc.rst").read_text()
+    _rows_file(tmp_path / "bad.json", [{**rows[0], "table": "a/b"}])
+    with pytest.raises(ValueError, match="table name"):
+        render_report([tmp_path / "bad.json"], tmp_path / "gen")
+
+
+def test_training_speed_table_renders_the_published_file():
+    _, rows = load_results(PUBLISHED / "training.json")
+    table = training_table(rows).splitlines()
+    baseline = next(r for r in rows if r["network"] == "dpq_dsh")
+    line = next(ln for ln in table if ln.startswith("DPQQuantizer"))
+    assert f"{baseline['plain_ips']:.0f}" in line.split()
+    assert line.split()[-1] == f"{baseline['ratio']:.2f}x"
