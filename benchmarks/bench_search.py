@@ -22,6 +22,7 @@ distances, and prints the peak resident memory growth of the skhash search.
 import argparse
 import platform
 import resource
+import sys
 import time
 
 import numpy as np
@@ -57,7 +58,12 @@ def main(argv=None):
                         metavar="MxK", help="pq mode: product-code sizes")
     parser.add_argument("--subdim", type=int, default=8,
                         help="pq mode: dimension of each sub-vector")
+    parser.add_argument("--output", metavar="FILE.json",
+                        help="also write the rows and what produced them (command, CPU, "
+                             "versions) as JSON, for skhash report")
     args = parser.parse_args(argv)
+    args.argv = ["python", "benchmarks/bench_search.py",
+                 *(sys.argv[1:] if argv is None else argv)]
     if args.mode == "pq":
         return pq_main(args)
 
@@ -82,7 +88,8 @@ def main(argv=None):
         with search_threads(threads):
             t_ours, (d_ours, i_ours) = _best_of(
                 lambda: space.kneighbors(queries, db, args.k), args.repeat)
-        row = {"threads": threads, "skhash": 1e9 * t_ours / work}
+        row = {"bench": "hamming", "n_bits": args.n_bits, "threads": threads,
+               "skhash": 1e9 * t_ours / work}
         if faiss is not None and args.n_bits % 8 == 0:
             faiss.omp_set_num_threads(threads)
             index = faiss.IndexBinaryFlat(args.n_bits)
@@ -107,6 +114,19 @@ def main(argv=None):
     results_mb = 2 * 8 * args.n_queries * args.k / 2**20
     print(f"# peak RSS growth during the searches: {rss:.1f} MiB "
           f"(database {db.nbytes / 2**20:.1f} MiB, results {results_mb:.1f} MiB)")
+    _save(args, rows, peak_rss_growth_mb=rss)
+
+
+def _save(args, rows, **extra):
+    """``--output``: the rows and what produced them (:mod:`skhash._report`)."""
+    if not args.output:
+        return
+    from skhash._report import environment, save_results
+
+    meta = {**environment(argv=args.argv), **extra,
+            "workload": {"n_database": args.n_database, "n_queries": args.n_queries,
+                         "k": args.k, "repeat": args.repeat, "seed": args.seed}}
+    save_results(args.output, rows, meta)
 
 
 def pq_main(args):
@@ -123,13 +143,16 @@ def pq_main(args):
     print("| M x K | threads | skhash sym | faiss SDC | sym ratio | skhash asym | faiss ADC "
           "| faiss fast scan | asym ratio | same distances |")
     print("|---|---|---|---|---|---|---|---|---|---|")
+    rows = []
     for spec in args.codes:
         M, K = (int(v) for v in spec.lower().split("x"))
-        _pq_case(args, M, K, rng, work, faiss, ProductSpace)
+        rows += _pq_case(args, M, K, rng, work, faiss, ProductSpace)
+    _save(args, rows)
 
 
 def _pq_case(args, M, K, rng, work, faiss, ProductSpace):
-    """One M x K row per thread count."""
+    """One M x K row per thread count (printed, and returned as dicts)."""
+    rows = []
     nbits = K.bit_length() - 1
     codebooks = rng.standard_normal((M, K, args.subdim)).astype(np.float32)
     space = ProductSpace(codebooks)
@@ -152,6 +175,9 @@ def _pq_case(args, M, K, rng, work, faiss, ProductSpace):
         index.search_type = faiss.IndexPQ.ST_PQ
         t_adc, (d_adc, _) = _best_of(lambda: index.search(queries, args.k), args.repeat)
         same = np.allclose(d_asym, d_adc, rtol=1e-5, atol=1e-4)
+        row = {"bench": "pq", "code": f"{M}x{K}", "threads": threads,
+               "sym": 1e9 * t_sym / work, "asym": 1e9 * t_asym / work,
+               "faiss_adc": 1e9 * t_adc / work}
         sdc = "-"
         ratio_sym = "-"
         if nbits == 8:
@@ -160,6 +186,7 @@ def _pq_case(args, M, K, rng, work, faiss, ProductSpace):
             t_sdc, (d_sdc, _) = _best_of(lambda: index.search(queries, args.k), args.repeat)
             same = same and np.allclose(d_sym, d_sdc, rtol=1e-5, atol=1e-4)
             sdc = f"{1e9 * t_sdc / work:.2f}"
+            row["faiss_sdc"] = 1e9 * t_sdc / work
             ratio_sym = f"{t_sym / t_sdc:.2f}x"
         fast = "-"
         t_best = t_adc
@@ -168,10 +195,13 @@ def _pq_case(args, M, K, rng, work, faiss, ProductSpace):
             fs_index.search(queries[:2], args.k)
             t_fs, _ = _best_of(lambda ix=fs_index: ix.search(queries, args.k), args.repeat)
             fast = f"{1e9 * t_fs / work:.2f}"
+            row["faiss_fast_scan"] = 1e9 * t_fs / work
             t_best = min(t_adc, t_fs)
         print(f"| {M}x{K} | {threads} | {1e9 * t_sym / work:.2f} | {sdc} | {ratio_sym} | "
               f"{1e9 * t_asym / work:.2f} | {1e9 * t_adc / work:.2f} | {fast} | "
               f"{t_asym / t_best:.2f}x | {same} |", flush=True)
+        rows.append({**row, "same_distances": bool(same)})
+    return rows
 
 
 if __name__ == "__main__":

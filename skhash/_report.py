@@ -18,8 +18,8 @@ from importlib import metadata
 from pathlib import Path
 
 __all__ = ["environment", "load_results", "save_results", "scale_rows", "scale_table",
-           "scale_figure", "benchmark_table", "training_table", "merge_results", "describe_run",
-           "render_report"]
+           "scale_figure", "benchmark_table", "training_table", "search_table",
+           "merge_results", "describe_run", "render_report"]
 
 
 def _version(dist):
@@ -277,6 +277,38 @@ def benchmark_table(rows):
     return _rst_table([c[1] for c in columns], body)
 
 
+# --- the search-speed benchmark (benchmarks/bench_search.py) --------------
+
+def _ratio(a, b):
+    return "--" if a is None or not b else f"{a / b:.2f}x"
+
+
+def search_table(rows):
+    """Nanoseconds per database code per query, skhash against faiss, as a
+    reStructuredText table (Hamming rows, or product-code rows)."""
+    if all(r["bench"] == "hamming" for r in rows):
+        header = ["bits", "threads", "skhash ns", "faiss IndexBinaryFlat ns", "skhash / faiss",
+                  "same distances"]
+        body = [[str(r["n_bits"]), str(r["threads"]), _fmt(r["skhash"]), _fmt(r.get("faiss")),
+                 _ratio(r["skhash"], r.get("faiss")), str(r.get("same_distances", "--"))]
+                for r in rows]
+        return _rst_table(header, body)
+    header = ["M x K", "threads", "skhash sym", "faiss SDC", "sym ratio", "skhash asym",
+              "faiss ADC", "faiss fast scan", "asym ratio", "same distances"]
+    body = []
+    for r in rows:
+        fastest = min(v for v in (r.get("faiss_adc"), r.get("faiss_fast_scan")) if v)
+        body.append([r["code"], str(r["threads"]), _fmt(r["sym"], 2), _fmt(r.get("faiss_sdc"), 2),
+                     _ratio(r["sym"], r.get("faiss_sdc")), _fmt(r["asym"], 2),
+                     _fmt(r.get("faiss_adc"), 2), _fmt(r.get("faiss_fast_scan"), 2),
+                     _ratio(r["asym"], fastest), str(r.get("same_distances", "--"))])
+    return _rst_table(header, body)
+
+
+def _is_search(rows):
+    return bool(rows) and all(r.get("bench") in ("hamming", "pq") for r in rows)
+
+
 # --- the training-speed benchmark (benchmarks/bench_training.py) -----------
 
 def training_table(rows):
@@ -367,7 +399,8 @@ def render_report(paths, output):
     :func:`merge_results`, ``name_<table>_meta.inc.rst`` gives that table's
     commands. A scaling file
     (``benchmarks/bench_scale.py``) gives the scaling table and figure, a
-    training-speed file (``benchmarks/bench_training.py``) its table.
+    training-speed or search-speed file (``benchmarks/bench_training.py``,
+    ``benchmarks/bench_search.py``) its table.
     Returns the written paths.
     """
     output = Path(output)
@@ -381,6 +414,10 @@ def render_report(paths, output):
         if _is_scale(rows):
             Path(f"{stem}.inc.rst").write_text(scale_table(rows))
             written += [Path(f"{stem}.inc.rst"), scale_figure(rows, f"{stem}.png")]
+            continue
+        if _is_search(rows):
+            Path(f"{stem}.inc.rst").write_text(search_table(rows))
+            written.append(Path(f"{stem}.inc.rst"))
             continue
         if _is_training(rows):
             Path(f"{stem}.inc.rst").write_text(training_table(rows))

@@ -156,3 +156,37 @@ def test_training_speed_table_renders_the_published_file():
     line = next(ln for ln in table if ln.startswith("DPQQuantizer"))
     assert f"{baseline['plain_ips']:.0f}" in line.split()
     assert line.split()[-1] == f"{baseline['ratio']:.2f}x"
+
+
+def _bench_search():
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_search.py"
+    spec = importlib.util.spec_from_file_location("bench_search", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_search_benchmark_output_renders_its_table(tmp_path, capsys):
+    bench = _bench_search()
+    tiny = ["--n-database", "500", "--n-queries", "4", "--k", "3", "--repeat", "1",
+            "--threads", "1"]
+    bench.main([*tiny, "--output", str(tmp_path / "hamming.json")])
+    bench.main(["--mode", "pq", "--codes", "2x256", "4x16", *tiny,
+                "--output", str(tmp_path / "pq.json")])
+    capsys.readouterr()
+    meta, rows = load_results(tmp_path / "pq.json")
+    assert "--mode pq" in meta["command"] and meta["workload"]["n_database"] == 500
+    assert [r["code"] for r in rows] == ["2x256", "4x16"]
+    assert all(r["same_distances"] for r in rows)
+    assert "faiss_sdc" in rows[0] and "faiss_fast_scan" in rows[1]
+    render_report([tmp_path / "hamming.json", tmp_path / "pq.json"], tmp_path / "gen")
+    header, body = _parse_table((tmp_path / "gen" / "pq.inc.rst").read_text())
+    assert body[0][header.index("skhash sym")] == f"{rows[0]['sym']:.2f}"
+    fastest = min(rows[1]["faiss_adc"], rows[1]["faiss_fast_scan"])
+    assert body[1][header.index("asym ratio")] == f"{rows[1]['asym'] / fastest:.2f}x"
+    _, hrows = load_results(tmp_path / "hamming.json")
+    header, body = _parse_table((tmp_path / "gen" / "hamming.inc.rst").read_text())
+    assert body[0][header.index("skhash ns")] == f"{hrows[0]['skhash']:.3f}"
+    assert body[0][header.index("same distances")] == "True"
