@@ -396,8 +396,10 @@ def evaluate(encoder, X_query, y_query, X_db, y_db, k=100, radius=2, asymmetric=
     if space.kind == "hamming":
         _, ind = space.radius_neighbors(q_codes, db_codes, radius)
         row[f"P@r{radius}"] = precision_within_radius(y_query, y_db, ind)
-    if hasattr(encoder, "predict"):
-        # per-label accuracy for label sets
+    if hasattr(encoder, "predict") and (
+            np.ndim(y_query) != 1 or np.isin(y_query, encoder.classes_).all()):
+        # per-label accuracy for label sets; none where the queries' classes were
+        # never trained on (the unseen-classes protocol: it would be 0 by design)
         row["accuracy"] = float(np.mean(encoder.predict(X_query) == y_query))
     return row
 
