@@ -18,7 +18,7 @@ from importlib import metadata
 from pathlib import Path
 
 __all__ = ["environment", "load_results", "save_results", "scale_rows", "scale_table",
-           "scale_figure", "benchmark_table", "training_table", "search_table",
+           "scale_figure", "benchmark_table", "training_table", "search_table", "curve_table",
            "merge_results", "describe_run", "render_report"]
 
 
@@ -373,6 +373,36 @@ def _is_scale(rows):
     return bool(rows) and all("kind" in r and "ms_per_query" in r for r in rows)
 
 
+def curve_table(rows, every=5):
+    """The learning curves of the rows that have one (``--curve``): mAP@all
+    after epoch 1, every ``every``-th epoch and the last, one line per row."""
+    rows = [r for r in rows if r.get("curve")]
+    epochs = sorted({p["epoch"] for r in rows for p in r["curve"]})
+    shown = [e for e in epochs if e == epochs[0] or e % every == 0 or e == epochs[-1]]
+    body = []
+    for r in rows:
+        at = {p["epoch"]: p["mAP@all"] for p in r["curve"]}
+        body.append([r["method"], r.get("code", ""), r.get("search", ""),
+                     *(_fmt(at.get(e), 4) for e in shown)])
+    return _rst_table(["method", "code", "search", *(f"epoch {e}" for e in shown)], body)
+
+
+def curve_figure(rows, path):
+    """mAP@all against the training epoch, one line per row with a curve."""
+    fig = _figure(figsize=(5.5, 4))
+    ax = fig.subplots()
+    for r in rows:
+        if r.get("curve"):
+            ax.plot([p["epoch"] for p in r["curve"]], [p["mAP@all"] for p in r["curve"]],
+                    "-", label=f"{r['method']} {r.get('code', '')} {r.get('search', '')}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("mAP@all of the queries")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
+    fig.savefig(path, dpi=100)
+    return Path(path)
+
+
 def _render_rows(rows, stem):
     """A benchmark table ``stem.inc.rst`` and, where a method has several code
     lengths, its figure ``stem.png``; returns the written paths."""
@@ -384,6 +414,9 @@ def _render_rows(rows, stem):
             curves.setdefault(f"{row['method']} ({row.get('search', '')})", []).append(row)
     if any(len({r["n_bits"] for r in group}) > 1 for group in curves.values()):
         written.append(_code_length_figure(curves, f"{stem}.png"))
+    if any(r.get("curve") for r in rows):  # --curve: the learning curves too
+        Path(f"{stem}_curve.inc.rst").write_text(curve_table(rows))
+        written += [Path(f"{stem}_curve.inc.rst"), curve_figure(rows, f"{stem}_curve.png")]
     return written
 
 
@@ -393,8 +426,10 @@ def render_report(paths, output):
     For each ``name.json``: a ``name_meta.inc.rst`` line saying what
     produced it; a ``name.inc.rst`` table of all its rows and, where a
     method has several code lengths, a ``name.png`` figure (mAP by code
-    length). Rows that carry a ``"table"`` key are also rendered by table,
-    as ``name_<table>.inc.rst`` (and ``name_<table>.png``), so one results
+    length), and where rows have learning curves (``skhash benchmark
+    --curve``) ``name_curve.inc.rst`` and ``name_curve.png``. Rows that
+    carry a ``"table"`` key are also rendered by table, as
+    ``name_<table>.inc.rst`` (and ``name_<table>.png``), so one results
     file can feed several tables of a page; in a file of
     :func:`merge_results`, ``name_<table>_meta.inc.rst`` gives that table's
     commands. A scaling file
@@ -451,6 +486,7 @@ def _code_length_figure(curves, path):
     fig = _figure(figsize=(5.5, 4))
     ax = fig.subplots()
     for name, group in curves.items():
+        group = sorted(group, key=lambda r: r["n_bits"])
         CodeLengthDisplay.from_predictions([r["n_bits"] for r in group],
                                            [r["mAP@all"] for r in group], name=name, ax=ax)
         papers = [(r["n_bits"], r["paper_mAP"]) for r in group if "paper_mAP" in r]

@@ -84,6 +84,13 @@ def test_report_command_renders_every_published_file(tmp_path):
     assert included and all((tmp_path / name).is_file() for name in included), \
         sorted(n for n in included if not (tmp_path / n).is_file())
     assert "--protocol dsh --methods dpq" in (tmp_path / "cifar10_dsh_dpq_meta.inc.rst").read_text()
+    # the learning curve (--curve): first, every fifth and last epoch
+    curve = next(r for r in rows if r.get("curve") and r["search"] == "asym")
+    header, body = _parse_table((tmp_path / "cifar10_dsh_dpq_curve.inc.rst").read_text())
+    last = curve["curve"][-1]
+    line = next(cells for cells in body if cells[2] == "asym")
+    assert header[-1] == f"epoch {last['epoch']}" and line[-1] == f"{last['mAP@all']:.4f}"
+    assert header[3] == "epoch 1" and header[4] == "epoch 5"
 
 
 def _parse_table(text):
