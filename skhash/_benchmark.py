@@ -681,7 +681,7 @@ def main(argv=None):
         from ._report import merge_results, render_report
 
         if args.merge:
-            sources = [tuple(f.split("=", 1)) if "=" in f else (f, None) for f in args.files]
+            sources = [tuple(f.rsplit("=", 1)) if "=" in f else (f, None) for f in args.files]
             rows = merge_results(sources, args.merge, notes=args.notes)
             print(f"{args.merge}: {len(rows)} rows from {len(sources)} files")
         else:

@@ -87,21 +87,79 @@ def load_results(path):
     return meta, rows
 
 
+_TABLE_NAME = re.compile(r"[A-Za-z0-9][\w.-]*")
+# names the report gives files of its own: a table may not take them
+_RESERVED_TABLES = {"meta", "curve"}
+_MACHINE_KEYS = ("cpu", "cpu_count", "python", "versions", "device", "threads")
+
+
+def _check_table_name(name, where):
+    if not _TABLE_NAME.fullmatch(name) or name in _RESERVED_TABLES:
+        raise ValueError(
+            f"{where}: table name {name!r} must be letters, digits, '_', '-' or '.', start "
+            f"with a letter or digit (it names a file), and not be one of "
+            f"{sorted(_RESERVED_TABLES)}.")
+
+
+def _dates(runs):
+    """The runs' dates (days), and how many runs have none."""
+    days = sorted({str(r["date"])[:10] for r in runs if r.get("date")})
+    undated = sum(1 for r in runs if not r.get("date"))
+    if undated and days:
+        days.append(f"{undated} of {len(runs)} runs undated")
+    return ", ".join(days)
+
+
+def _runs_meta(runs, notes=None):
+    """One ``meta`` for several runs: commands joined by ``;``, dates, and the
+    machine fields -- a value where the runs agree, else every value."""
+    meta = {"command": "; ".join(r["command"] for r in runs if r.get("command"))}
+    dates = _dates(runs)
+    if dates:
+        meta["date"] = dates
+    for key in _MACHINE_KEYS:
+        values = [r[key] for r in runs if key in r]
+        distinct = [v for i, v in enumerate(values) if v not in values[:i]]
+        if len(distinct) == 1:
+            meta[key] = distinct[0]
+        elif distinct:
+            meta[key] = " / ".join(map(str, distinct))
+    run_notes = [r["notes"] for r in runs if r.get("notes")]
+    run_notes = [n for i, n in enumerate(run_notes) if n not in run_notes[:i]]
+    if notes or run_notes:
+        meta["notes"] = "; ".join(([notes] if notes else []) + run_notes)
+    return meta
+
+
 def merge_results(sources, path, *, notes=None):
     """Merge results files into one published file.
 
     ``sources``: ``(file, table)`` pairs; each file's rows get ``"table":
     table`` (when given), so :func:`render_report` renders them as their own
-    table too. The merged ``meta`` keeps each source's command, date and
-    environment (``meta["runs"]``), its command being all the commands
-    joined by ``;``. Returns the merged rows.
+    table too. The merged ``meta`` keeps each run's command, date and
+    environment (``meta["runs"]``; the runs of an already merged file are
+    taken over as they are), and says the runs' commands, dates and machine
+    (see :func:`_runs_meta`). A run that stopped before its end (``"complete":
+    false``) is kept, marked ``"complete": false`` in its entry. Returns the
+    merged rows.
     """
     rows, runs = [], []
     for source, table in sources:
+        if table is not None:
+            _check_table_name(table, source)
+        with open(source) as f:
+            data = json.load(f)
         meta, file_rows, args = _read(source)
-        if not meta.get("command") and args:
-            meta = {**meta, "command": _command_from_args(args)}
-        runs.append({"file": Path(source).name, **({"table": table} if table else {}), **meta})
+        if meta.get("runs"):  # an already merged file: keep its runs
+            for run in meta["runs"]:
+                runs.append({**run, **({"table": table} if table else {})})
+        else:
+            if not meta.get("command") and args:
+                meta = {**meta, "command": _command_from_args(args)}
+            run = {"file": Path(source).name, **({"table": table} if table else {}), **meta}
+            if isinstance(data, dict) and data.get("complete") is False:
+                run["complete"] = False
+            runs.append(run)
         for row in file_rows:
             row = dict(row)
             if table:
@@ -110,13 +168,9 @@ def merge_results(sources, path, *, notes=None):
             if "protocol" not in row and protocol:  # older files: from the arguments
                 row["protocol"] = protocol
             rows.append(row)
-    first = runs[0] if runs else {}
-    merged = {key: first[key] for key in ("cpu", "cpu_count", "python", "versions", "device",
-                                          "threads") if key in first}
-    merged["command"] = "; ".join(r["command"] for r in runs if r.get("command"))
-    merged["date"] = ", ".join(sorted({str(r["date"])[:10] for r in runs if r.get("date")}))
+    merged = _runs_meta(runs, notes)
     if notes:
-        merged["notes"] = notes
+        merged["merge_notes"] = notes  # said beside every table of the file, too
     merged["runs"] = runs
     save_results(path, rows, merged)
     return rows
@@ -230,6 +284,10 @@ _AT_K = re.compile(r"(mAP|P)@\d+(/\w+)?$")
 
 
 def _rst_table(header, body):
+    """A reStructuredText simple table; an empty first cell shows ``--`` (reST
+    would read the line as the continuation of the row above)."""
+    body = [["--" if i == 0 and not c.strip() else c for i, c in enumerate(row)]
+            for row in body]
     widths = [max(len(r[i]) for r in [header] + body) for i in range(len(header))]
     rule = "  ".join("=" * w for w in widths)
 
@@ -265,8 +323,8 @@ def benchmark_table(rows):
         cells = []
         for key, _, digits in columns:
             value = (row["mAP@all"] - row["paper_mAP"]
-                     if key == "_gap" and "paper_mAP" in row and "mAP@all" in row
-                     else row.get(key))
+                     if key == "_gap" and row.get("paper_mAP") is not None
+                     and row.get("mAP@all") is not None else row.get(key))
             if value is None:
                 cells.append("--")
             elif digits is None or isinstance(value, str):
@@ -286,7 +344,11 @@ def _ratio(a, b):
 def search_table(rows):
     """Nanoseconds per database code per query, skhash against faiss, as a
     reStructuredText table (Hamming rows, or product-code rows)."""
-    if all(r["bench"] == "hamming" for r in rows):
+    kinds = {r["bench"] for r in rows}
+    if len(kinds) > 1:
+        raise ValueError("a search-speed table holds Hamming rows or product-code rows, not "
+                         "both: file them under two tables (skhash report --merge FILE=TABLE).")
+    if kinds == {"hamming"}:
         header = ["bits", "threads", "skhash ns", "faiss IndexBinaryFlat ns", "skhash / faiss",
                   "same distances"]
         body = [[str(r["n_bits"]), str(r["threads"]), _fmt(r["skhash"]), _fmt(r.get("faiss")),
@@ -297,7 +359,8 @@ def search_table(rows):
               "faiss ADC", "faiss fast scan", "asym ratio", "same distances"]
     body = []
     for r in rows:
-        fastest = min(v for v in (r.get("faiss_adc"), r.get("faiss_fast_scan")) if v)
+        fastest = min((v for v in (r.get("faiss_adc"), r.get("faiss_fast_scan")) if v),
+                      default=None)
         body.append([r["code"], str(r["threads"]), _fmt(r["sym"], 2), _fmt(r.get("faiss_sdc"), 2),
                      _ratio(r["sym"], r.get("faiss_sdc")), _fmt(r["asym"], 2),
                      _fmt(r.get("faiss_adc"), 2), _fmt(r.get("faiss_fast_scan"), 2),
@@ -361,7 +424,7 @@ def describe_run(meta, args):
         if meta.get(key):
             parts.append(str(meta[key]))
     if meta.get("threads"):
-        parts.append(f"{meta['threads']} torch threads")
+        parts.append(f"torch threads: {meta['threads']}")
     if meta.get("versions"):
         parts.append(", ".join(f"{k} {v}" for k, v in meta["versions"].items() if v))
     if meta.get("notes"):
@@ -382,7 +445,7 @@ def curve_table(rows, every=5):
     body = []
     for r in rows:
         at = {p["epoch"]: p["mAP@all"] for p in r["curve"]}
-        body.append([r["method"], r.get("code", ""), r.get("search", ""),
+        body.append([r.get("method", "?"), r.get("code", ""), r.get("search", ""),
                      *(_fmt(at.get(e), 4) for e in shown)])
     return _rst_table(["method", "code", "search", *(f"epoch {e}" for e in shown)], body)
 
@@ -411,13 +474,32 @@ def _render_rows(rows, stem):
     curves = {}
     for row in rows:
         if "n_bits" in row and "mAP@all" in row:
-            curves.setdefault(f"{row['method']} ({row.get('search', '')})", []).append(row)
+            curves.setdefault(f"{row.get('method', '?')} ({row.get('search', '')})",
+                              []).append(row)
     if any(len({r["n_bits"] for r in group}) > 1 for group in curves.values()):
         written.append(_code_length_figure(curves, f"{stem}.png"))
     if any(r.get("curve") for r in rows):  # --curve: the learning curves too
         Path(f"{stem}_curve.inc.rst").write_text(curve_table(rows))
         written += [Path(f"{stem}_curve.inc.rst"), curve_figure(rows, f"{stem}_curve.png")]
     return written
+
+
+def _render_kind(rows, stem):
+    """The table (and figures) of one set of rows, by what the rows are."""
+    if not rows:
+        return []
+    if _is_scale(rows):
+        Path(f"{stem}.inc.rst").write_text(scale_table(rows))
+        return [Path(f"{stem}.inc.rst"), Path(scale_figure(rows, f"{stem}.png"))]
+    if _is_search(rows):
+        if len({r["bench"] for r in rows}) > 1 and all(r.get("table") for r in rows):
+            return []  # Hamming and product-code rows: one table each, none of all
+        Path(f"{stem}.inc.rst").write_text(search_table(rows))
+        return [Path(f"{stem}.inc.rst")]
+    if _is_training(rows):
+        Path(f"{stem}.inc.rst").write_text(training_table(rows))
+        return [Path(f"{stem}.inc.rst")]
+    return _render_rows(rows, stem)
 
 
 def render_report(paths, output):
@@ -431,52 +513,41 @@ def render_report(paths, output):
     carry a ``"table"`` key are also rendered by table, as
     ``name_<table>.inc.rst`` (and ``name_<table>.png``), so one results
     file can feed several tables of a page; in a file of
-    :func:`merge_results`, ``name_<table>_meta.inc.rst`` gives that table's
-    commands. A scaling file
-    (``benchmarks/bench_scale.py``) gives the scaling table and figure, a
-    training-speed or search-speed file (``benchmarks/bench_training.py``,
-    ``benchmarks/bench_search.py``) its table.
-    Returns the written paths.
+    :func:`merge_results`, ``name_<table>_meta.inc.rst`` says what produced
+    that table (its runs' commands, dates, machine and notes). A scaling,
+    training-speed or search-speed file (``benchmarks/bench_scale.py``,
+    ``bench_training.py``, ``bench_search.py``) gives its own kind of table.
+    Two outputs of the same name are an error. Returns the written paths.
     """
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     written = []
+
+    def add(paths):
+        for p in map(Path, paths):
+            if p in written:
+                raise ValueError(f"{p.name} would be written twice: rename a results file "
+                                 "or a table.")
+            written.append(p)
+
     for path in map(Path, paths):
         meta, rows, args = _read(path)
-        stem = output / path.stem
-        (output / f"{path.stem}_meta.inc.rst").write_text(describe_run(meta, args))
-        written.append(output / f"{path.stem}_meta.inc.rst")
-        if _is_scale(rows):
-            Path(f"{stem}.inc.rst").write_text(scale_table(rows))
-            written += [Path(f"{stem}.inc.rst"), scale_figure(rows, f"{stem}.png")]
-            continue
-        if _is_search(rows):
-            Path(f"{stem}.inc.rst").write_text(search_table(rows))
-            written.append(Path(f"{stem}.inc.rst"))
-            continue
-        if _is_training(rows):
-            Path(f"{stem}.inc.rst").write_text(training_table(rows))
-            written.append(Path(f"{stem}.inc.rst"))
-            continue
-        written += _render_rows(rows, stem)
+        line = output / f"{path.stem}_meta.inc.rst"
+        add([line])
+        line.write_text(describe_run(meta, args))
+        add(_render_kind(rows, output / path.stem))
         tables = {}
         for row in rows:
             if row.get("table"):
                 tables.setdefault(str(row["table"]), []).append(row)
         for name, group in tables.items():
-            if not re.fullmatch(r"[\w.-]+", name):
-                raise ValueError(f"{path}: table name {name!r} must be letters, digits, '_', "
-                                 "'-' or '.' (it names a file).")
-            written += _render_rows(group, output / f"{path.stem}_{name}")
+            _check_table_name(name, path)
+            add(_render_kind(group, output / f"{path.stem}_{name}"))
             runs = [r for r in meta.get("runs", ()) if r.get("table") == name]
             if runs:  # a merged file: what produced this table
                 line = output / f"{path.stem}_{name}_meta.inc.rst"
-                line.write_text(describe_run({
-                    **{k: v for k, v in meta.items() if k not in ("command", "date", "runs")},
-                    "command": "; ".join(r["command"] for r in runs if r.get("command")),
-                    "date": ", ".join(sorted({str(r["date"])[:10] for r in runs
-                                              if r.get("date")}))}, {}))
-                written.append(line)
+                add([line])
+                line.write_text(describe_run(_runs_meta(runs, meta.get("merge_notes")), {}))
     return written
 
 
@@ -489,7 +560,8 @@ def _code_length_figure(curves, path):
         group = sorted(group, key=lambda r: r["n_bits"])
         CodeLengthDisplay.from_predictions([r["n_bits"] for r in group],
                                            [r["mAP@all"] for r in group], name=name, ax=ax)
-        papers = [(r["n_bits"], r["paper_mAP"]) for r in group if "paper_mAP" in r]
+        papers = [(r["n_bits"], r["paper_mAP"]) for r in group
+                  if r.get("paper_mAP") is not None]
         if papers:
             x, y = zip(*sorted(papers))
             ax.plot(x, y, ":x", color=ax.lines[-1].get_color(), label=f"{name}, paper")

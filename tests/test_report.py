@@ -9,11 +9,13 @@ import pytest
 from skhash._report import (
     environment,
     load_results,
+    merge_results,
     render_report,
     save_results,
     scale_figure,
     scale_rows,
     scale_table,
+    search_table,
     training_table,
 )
 
@@ -133,7 +135,7 @@ def test_merge_files_tables_and_their_commands(tmp_path):
     meta, rows = load_results(out)
     assert [r["table"] for r in rows] == ["gist", "dsh", "dsh"]
     assert rows[1]["protocol"] == "dsh"  # filled from the old file's arguments
-    assert meta["notes"] == "2 cores" and meta["date"] == "2026-12-01"
+    assert meta["notes"] == "2 cores" and meta["date"] == "2026-12-01, 1 of 2 runs undated"
     assert [r["table"] for r in meta["runs"]] == ["gist", "dsh"]
     # the rebuilt command names the code-size option of the run's method only
     assert meta["runs"][1]["command"] == ("skhash benchmark --dataset cifar10 --protocol dsh "
@@ -197,3 +199,90 @@ def test_search_benchmark_output_renders_its_table(tmp_path, capsys):
     header, body = _parse_table((tmp_path / "gen" / "hamming.inc.rst").read_text())
     assert body[0][header.index("skhash ns")] == f"{hrows[0]['skhash']:.3f}"
     assert body[0][header.index("same distances")] == "True"
+
+
+def _docutils_rows(text):
+    """The body rows of a reST table as docutils parses it."""
+    from docutils.core import publish_doctree
+    from docutils.nodes import system_message, tbody
+
+    tree = publish_doctree(text, settings_overrides={"report_level": 5})
+    for message in list(tree.findall(system_message)):  # e.g. "--" read as a transition: info
+        message.parent.remove(message)
+    (body,) = list(tree.findall(tbody))
+    return [[entry.astext() for entry in row.children] for row in body.children]
+
+
+def test_every_rendered_table_parses_with_one_row_per_result(tmp_path):
+    files = sorted(PUBLISHED.glob("*.json"))
+    written = render_report(files, tmp_path)
+    tables = [p for p in written if p.suffix == ".rst" and not p.stem.endswith("_meta.inc")]
+    assert len(tables) >= 10
+    for path in files:
+        _, rows = load_results(path)
+        counts = {path.stem: len(rows)}
+        for row in rows:
+            if row.get("table"):
+                name = f"{path.stem}_{row['table']}"
+                counts[name] = counts.get(name, 0) + 1
+        if "kind" in rows[0]:  # the scaling file: one line per (codes, N)
+            counts = {path.stem: len(scale_rows(rows))}
+        for name, n in counts.items():
+            parsed = _docutils_rows((tmp_path / f"{name}.inc.rst").read_text())
+            assert len(parsed) == n, name
+
+
+def test_merged_tables_say_their_own_machine_and_remerge_keeps_them(tmp_path):
+    a = _rows_file(tmp_path / "a.json", [{"method": "x", "mAP@all": 0.5, "n_bits": 8.0}],
+                   meta={"command": "run a", "cpu": "Xeon", "device": "cuda", "threads": 8,
+                         "date": "2026-01-01T00:00:00", "notes": "on the GPU"})
+    b = _rows_file(tmp_path / "b.json", [{"method": "", "mAP@all": 0.25, "n_bits": 8.0}],
+                   meta={"command": "run b", "cpu": "EPYC", "device": "cpu", "threads": 1})
+    merge_results([(a, "gpu"), (b, "cpu")], tmp_path / "m.json", notes="two machines")
+    meta, _ = load_results(tmp_path / "m.json")
+    assert meta["cpu"] == "Xeon / EPYC" and meta["date"] == "2026-01-01, 1 of 2 runs undated"
+    gen = tmp_path / "gen"
+    render_report([tmp_path / "m.json"], gen)
+    cpu_line = (gen / "m_cpu_meta.inc.rst").read_text()
+    assert "run b" in cpu_line and "EPYC" in cpu_line and "torch threads: 1" in cpu_line
+    assert "Xeon" not in cpu_line and "run a" not in cpu_line and "two machines" in cpu_line
+    assert "on the GPU" in (gen / "m_gpu_meta.inc.rst").read_text()
+    # an empty first cell would make reST read the row as the one above's continuation
+    assert _docutils_rows((gen / "m_cpu.inc.rst").read_text())[0][0] == "--"
+    # merging a merged file keeps its runs, and so its tables' lines
+    c = _rows_file(tmp_path / "c.json", [{"method": "y", "mAP@all": 0.125, "n_bits": 8.0}],
+                   meta={"command": "run c"})
+    merge_results([(tmp_path / "m.json", None), (c, "extra")], tmp_path / "m2.json")
+    render_report([tmp_path / "m2.json"], tmp_path / "gen2")
+    for table, command in [("gpu", "run a"), ("cpu", "run b"), ("extra", "run c")]:
+        assert command in (tmp_path / "gen2" / f"m2_{table}_meta.inc.rst").read_text()
+    # names the report uses itself, and outputs written twice, are errors
+    with pytest.raises(ValueError, match="table name"):
+        merge_results([(a, "meta")], tmp_path / "bad.json")
+    _rows_file(tmp_path / "q.json", [{"method": "x", "mAP@all": 0.5, "table": "r"}])
+    _rows_file(tmp_path / "q_r.json", [{"method": "x", "mAP@all": 0.5}])
+    with pytest.raises(ValueError, match="written twice"):
+        render_report([tmp_path / "q.json", tmp_path / "q_r.json"], tmp_path / "gen3")
+
+
+def test_merged_search_file_renders_one_table_per_kind(tmp_path):
+    hamming = {"bench": "hamming", "n_bits": 64, "threads": 1, "skhash": 0.25, "faiss": 1.0,
+               "same_distances": True}
+    pq = {"bench": "pq", "code": "8x64", "threads": 1, "sym": 2.0, "asym": 3.0,
+          "faiss_adc": 12.0}
+    pq_sdc = {"bench": "pq", "code": "4x256", "threads": 2, "sym": 1.5, "asym": 1.0,
+              "faiss_adc": 2.0, "faiss_sdc": 3.0}
+    h = _rows_file(tmp_path / "h.json", [hamming], meta={"command": "bench h"})
+    p = _rows_file(tmp_path / "p.json", [pq, pq_sdc], meta={"command": "bench p"})
+    merge_results([(h, "hamming"), (p, "pq")], tmp_path / "s.json")
+    render_report([tmp_path / "s.json"], tmp_path)
+    assert not (tmp_path / "s.inc.rst").exists()
+    header, body = _parse_table((tmp_path / "s_hamming.inc.rst").read_text())
+    assert body[0][header.index("skhash / faiss")] == "0.25x"
+    header, body = _parse_table((tmp_path / "s_pq.inc.rst").read_text())
+    assert body[0][header.index("sym ratio")] == "--"  # no SDC for K = 64
+    assert body[0][header.index("asym ratio")] == "0.25x"
+    assert body[1][header.index("sym ratio")] == "0.50x"
+    assert body[1][header.index("asym ratio")] == "0.50x"
+    with pytest.raises(ValueError, match="not both"):
+        search_table([hamming, pq])
