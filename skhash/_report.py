@@ -117,13 +117,19 @@ def _runs_meta(runs, notes=None):
     dates = _dates(runs)
     if dates:
         meta["date"] = dates
-    for key in _MACHINE_KEYS:
-        values = [r[key] for r in runs if key in r]
+    def agreed(values):
         distinct = [v for i, v in enumerate(values) if v not in values[:i]]
-        if len(distinct) == 1:
-            meta[key] = distinct[0]
-        elif distinct:
-            meta[key] = " / ".join(map(str, distinct))
+        return distinct[0] if len(distinct) == 1 else " / ".join(map(str, distinct))
+
+    for key in _MACHINE_KEYS:
+        values = [r[key] for r in runs if r.get(key) is not None]
+        if key == "versions":  # per package
+            packages = list(dict.fromkeys(k for v in values for k in v))
+            merged = {k: agreed([v[k] for v in values if v.get(k)]) for k in packages}
+            if any(merged.values()):
+                meta[key] = {k: v for k, v in merged.items() if v}
+        elif values:
+            meta[key] = agreed(values)
     run_notes = [r["notes"] for r in runs if r.get("notes")]
     run_notes = [n for i, n in enumerate(run_notes) if n not in run_notes[:i]]
     if notes or run_notes:
@@ -157,6 +163,8 @@ def merge_results(sources, path, *, notes=None):
             if not meta.get("command") and args:
                 meta = {**meta, "command": _command_from_args(args)}
             run = {"file": Path(source).name, **({"table": table} if table else {}), **meta}
+            if run.get("command"):  # where the raw file went is not part of the run
+                run["command"] = re.sub(r" --output \S+", "", run["command"])
             if isinstance(data, dict) and data.get("complete") is False:
                 run["complete"] = False
             runs.append(run)

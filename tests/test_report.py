@@ -235,12 +235,15 @@ def test_every_rendered_table_parses_with_one_row_per_result(tmp_path):
 def test_merged_tables_say_their_own_machine_and_remerge_keeps_them(tmp_path):
     a = _rows_file(tmp_path / "a.json", [{"method": "x", "mAP@all": 0.5, "n_bits": 8.0}],
                    meta={"command": "run a", "cpu": "Xeon", "device": "cuda", "threads": 8,
+                         "versions": {"torch": "2.0"},
                          "date": "2026-01-01T00:00:00", "notes": "on the GPU"})
     b = _rows_file(tmp_path / "b.json", [{"method": "", "mAP@all": 0.25, "n_bits": 8.0}],
-                   meta={"command": "run b", "cpu": "EPYC", "device": "cpu", "threads": 1})
+                   meta={"command": "run b", "cpu": "EPYC", "device": "cpu", "threads": 1,
+                         "versions": {"torch": "2.13.0", "numpy": "2.4"}})
     merge_results([(a, "gpu"), (b, "cpu")], tmp_path / "m.json", notes="two machines")
     meta, _ = load_results(tmp_path / "m.json")
     assert meta["cpu"] == "Xeon / EPYC" and meta["date"] == "2026-01-01, 1 of 2 runs undated"
+    assert meta["versions"] == {"torch": "2.0 / 2.13.0", "numpy": "2.4"}
     gen = tmp_path / "gen"
     render_report([tmp_path / "m.json"], gen)
     cpu_line = (gen / "m_cpu_meta.inc.rst").read_text()
