@@ -1,24 +1,13 @@
 """The training-speed benchmark runs on tiny settings and reports what it promises."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 import torch
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_training.py"
 
-
-def _load_bench():
-    spec = importlib.util.spec_from_file_location("bench_training", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_bench_training_tiny(tmp_path, capsys):
-    bench = _load_bench()
+def test_bench_training_tiny(tmp_path, capsys, benchmark_script):
+    bench = benchmark_script("bench_training")
     threads = torch.get_num_threads()
     output = tmp_path / "results.json"
     result = bench.main([
@@ -58,8 +47,8 @@ def test_bench_training_tiny(tmp_path, capsys):
     assert "Estimator overhead per batch" in table and "aten::" in table
 
 
-def test_channels_last_off_is_undone():
-    bench = _load_bench()
+def test_channels_last_off_is_undone(benchmark_script):
+    bench = benchmark_script("bench_training")
     as_images = bench.backbones._as_images
     with bench._settings(1, channels_last=False):
         assert bench.backbones._as_images is bench._plain_images

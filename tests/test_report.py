@@ -167,18 +167,8 @@ def test_training_speed_table_renders_the_published_file():
     assert line.split()[-1] == f"{baseline['ratio']:.2f}x"
 
 
-def _bench_search():
-    import importlib.util
-
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_search.py"
-    spec = importlib.util.spec_from_file_location("bench_search", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_search_benchmark_output_renders_its_table(tmp_path, capsys):
-    bench = _bench_search()
+def test_search_benchmark_output_renders_its_table(tmp_path, capsys, benchmark_script):
+    bench = benchmark_script("bench_search")
     tiny = ["--n-database", "500", "--n-queries", "4", "--k", "3", "--repeat", "1",
             "--threads", "1"]
     bench.main([*tiny, "--output", str(tmp_path / "hamming.json")])
