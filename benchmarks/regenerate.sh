@@ -2,32 +2,63 @@
 # Regenerate a published results file from scratch: run its benchmarks, then merge
 # them into benchmarks/published/ (what the docs' tables and figures are drawn from).
 #
-#   bash benchmarks/regenerate.sh mnist      # MNIST, every method: about 1.5 hours on 2 CPU cores
+#   bash benchmarks/regenerate.sh mnist      # MNIST, every table: about 2 hours on 2 CPU cores
+#   bash benchmarks/regenerate.sh digits     # scikit-learn's 8 x 8 digits: a few minutes
 #   bash benchmarks/regenerate.sh unseen     # CIFAR-10, unseen classes: about 1 hour
 #
 # The raw outputs go to benchmarks/results/ (ignored by git): NAME.json (every figure
-# and what produced it), NAME.txt (the table), NAME.log (progress). DATA names the
-# folder that holds mnist/ and cifar10-jpeg/ (default ../shared/data), PYTHON the
-# interpreter with skhash installed (default: python on the PATH). Extra
-# arguments go to every `skhash benchmark` run (e.g. --device cuda). The CIFAR-10
-# tables of the other protocols take hours each on a CPU: their commands are on the
-# benchmarks page and in benchmarks/published/README.md.
+# and what produced it), NAME.txt (the table), NAME.log (progress). A run whose
+# NAME.json is already complete for the same command is not run again (delete the
+# file to rerun it), so a regeneration stopped half-way resumes where it stopped.
+# DATA names the folder that holds mnist/ and cifar10-jpeg/ (default ../shared/data),
+# PYTHON the interpreter with skhash installed (default: python on the PATH), NOTES
+# a note on how the runs went (shown beside the tables). Extra arguments go to every
+# `skhash benchmark` run (e.g. --device cuda). The CIFAR-10 tables of the other
+# protocols take hours each on a CPU: their commands are on the benchmarks page and
+# in benchmarks/published/README.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}
 PYTHON=${PYTHON:-python}
 R=benchmarks/results
 mkdir -p "$R"
-target=${1:?usage: bash benchmarks/regenerate.sh mnist|unseen [skhash benchmark options]}
+target=${1:?usage: bash benchmarks/regenerate.sh mnist|digits|unseen [skhash benchmark options]}
 shift
 EXTRA=("$@")
+
+done_already() {  # done_already FILE COMMAND...: FILE holds a complete run of COMMAND
+    local file=$1
+    shift
+    [ -f "$file" ] && "$PYTHON" - "$file" "$@" <<'PY'
+import json, sys
+meta = json.load(open(sys.argv[1]))
+command = " ".join(meta.get("meta", {}).get("command", "").split(" --output ")[:1])
+sys.exit(0 if meta.get("complete") and command.split()[2:] == sys.argv[2:] else 1)
+PY
+}
 
 run() {  # run NAME ARGS...: one skhash benchmark run, its figures in $R/NAME.json
     local name=$1
     shift
+    if done_already "$R/$name.json" "$@" ${EXTRA[@]+"${EXTRA[@]}"}; then
+        echo "== $name: complete in $R/$name.json, not run again" >&2
+        return
+    fi
     echo "== $name: skhash benchmark $*" >&2
     if ! "$PYTHON" -m skhash benchmark "$@" ${EXTRA[@]+"${EXTRA[@]}"} \
             --output "$R/$name.json" > "$R/$name.txt" 2> "$R/$name.log"; then
+        echo "== $name failed; the end of $R/$name.log:" >&2
+        tail -n 20 "$R/$name.log" >&2
+        exit 1
+    fi
+}
+
+validate() {  # validate NAME ARGS...: a validation-split study (benchmarks/validate_deepquan.py)
+    local name=$1
+    shift
+    echo "== $name: python benchmarks/validate_deepquan.py $*" >&2
+    if ! "$PYTHON" benchmarks/validate_deepquan.py "$@" --output "$R/$name.json" \
+            > "$R/$name.txt" 2> "$R/$name.log"; then
         echo "== $name failed; the end of $R/$name.log:" >&2
         tail -n 20 "$R/$name.log" >&2
         exit 1
@@ -41,22 +72,53 @@ case "$target" in
         M=(--dataset mnist --data-home "$DATA/mnist")
         run mnist_cnnbh "${M[@]}" --methods cnnbh --bits 12 24 32 48
         run mnist_ssdh "${M[@]}" --methods ssdh --bits 12 32 48
+        run mnist_ssdh_ablation "${M[@]}" --methods ssdh --bits 48 --ablation 1,0,0 1,1,0 1,1,1
+        run mnist_ssdh_multilabel "${M[@]}" --methods ssdh --bits 48 --multilabel
         run mnist_dpq "${M[@]}" --methods dpq --codes 2x64 4x64 6x64 8x64
+        run mnist_dpq_ablation "${M[@]}" --methods dpq --codes 8x64 \
+            --dpq-ablation no_central no_gini_batch no_gini_sample
         run mnist_deepquan "${M[@]}" --methods pq deepquan --codes 1x256 2x256 4x256 8x256
+        run mnist_deepquan_dae "${M[@]}" --methods deepquan --codes 1x256 2x256 4x256 8x256 \
+            --deepquan-variants dae_pq
+        run mnist_deepquan_losses "${M[@]}" --methods deepquan --codes 2x256 \
+            --deepquan-variants triplet_only quadratic_only quadratic
+        validate mnist_deepquan_validation --dataset mnist --data-home "$DATA/mnist" '{}' \
+            '{"normalize": false, "margin": 10.0, "eta": 78.4}' '{"eta": 80.0}' '{"eta": 0.8}' \
+            '{"margin": 0.5, "negative_weight": 0.5}' '{"quantization_loss": null}'
         run mnist_deepsom "${M[@]}" --methods deepsom --deepsom-variants full zero
+        run mnist_deepsom_maps "${M[@]}" --methods deepsom --map-shape 75x75 10x10
+        run mnist_deepsom_zero40 "${M[@]}" --methods deepsom --deepsom-variants zero --epochs 40
+        run mnist_jitter_deepquan "${M[@]}" --distort jitter --methods pq deepquan \
+            --codes 2x256 4x256 8x256 --deepquan-variants full dae_pq
         "$PYTHON" -m skhash report --merge benchmarks/published/mnist.json \
-            "$R/mnist_cnnbh.json=cnnbh" "$R/mnist_ssdh.json=ssdh" "$R/mnist_dpq.json=dpq" \
-            "$R/mnist_deepquan.json=deepquan" "$R/mnist_deepsom.json=deepsom" \
-            --notes "$machine; the runs one after the other"
+            "$R/mnist_cnnbh.json=cnnbh" "$R/mnist_ssdh.json=ssdh" \
+            "$R/mnist_ssdh_ablation.json=ssdh_ablation" \
+            "$R/mnist_ssdh_multilabel.json=ssdh_multilabel" "$R/mnist_dpq.json=dpq" \
+            "$R/mnist_dpq_ablation.json=dpq_ablation" "$R/mnist_deepquan.json=deepquan" \
+            "$R/mnist_deepquan_dae.json=deepquan" "$R/mnist_deepquan_losses.json=deepquan_losses" \
+            "$R/mnist_deepquan_validation.json=deepquan_validation" \
+            "$R/mnist_deepsom.json=deepsom" "$R/mnist_deepsom_maps.json=deepsom" \
+            "$R/mnist_deepsom_zero40.json=deepsom" \
+            "$R/mnist_jitter_deepquan.json=deepquan_jitter" \
+            --notes "$machine; ${NOTES:-the runs one after the other}"
+        ;;
+    digits)
+        run digits_deepquan --dataset digits --methods pq deepquan --codes 2x256 4x256 8x256 \
+            --deepquan-variants full dae_pq
+        validate digits_deepquan_validation --dataset digits pq '{}' '{"hidden_units": [256]}' \
+            '{"hidden_units": [256], "code_dim": 64}' '{"hidden_units": [256], "quantization_loss": null}'
+        "$PYTHON" -m skhash report --merge benchmarks/published/digits.json \
+            "$R/digits_deepquan.json=deepquan" "$R/digits_deepquan_validation.json=deepquan_validation" \
+            --notes "$machine; ${NOTES:-the runs one after the other}"
         ;;
     unseen)
         run cifar10_unseen --dataset cifar10 --data-home "$DATA/cifar10-jpeg" \
             --protocol unseen --methods cnnbh dpq itq lsh --bits 48 --codes 8x64
         "$PYTHON" -m skhash report --merge benchmarks/published/cifar10_unseen.json \
-            "$R/cifar10_unseen.json" --notes "$machine"
+            "$R/cifar10_unseen.json" --notes "$machine${NOTES:+; $NOTES}"
         ;;
     *)
-        echo "unknown target $target: mnist or unseen" >&2
+        echo "unknown target $target: mnist, digits or unseen" >&2
         exit 2
         ;;
 esac

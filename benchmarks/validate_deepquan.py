@@ -1,15 +1,23 @@
 """Model selection for DeepQuanHasher on a validation split of the training data.
 
-The MNIST database of the CNNH split (seed 0) is what DeepQuan trains on; this
-script holds 1,000 of its images out as validation queries, trains on the other
-8,000 without labels, and prints the validation mAP of each configuration. The
-split's 1,000 test queries are never used.
+The data are what ``skhash benchmark`` would train the label-free methods on
+(the database of the CNNH split, seed 0: the benchmark's test queries are
+never read): ``--n-validation`` of its rows are held out as validation
+queries, the others (or ``--n-train`` of them) train each configuration
+without labels and are the database the validation queries search. For each
+configuration: the validation mAP@all (symmetric and asymmetric search), and
+plain PQ on the same input (``pq`` as a configuration) for the gain.
 
-    python benchmarks/validate_deepquan.py --data-home ../shared/data/mnist \
-        '{}' '{"normalize": false, "margin": 10.0, "eta": 78.4}' '{"eta": 80.0}'
+    python benchmarks/validate_deepquan.py --dataset mnist --data-home ../shared/data/mnist \
+        '{}' '{"normalize": false, "margin": 10.0, "eta": 78.4}' pq
 
-Each argument is a JSON dict of DeepQuanHasher parameters over the defaults
-(M=2, K=256: 16 bits).
+    python benchmarks/validate_deepquan.py --dataset cifar10 --features gist \
+        --data-home ../shared/data/cifar10-jpeg --n-train 10000 '{}' pq
+
+Each configuration is ``pq`` or a JSON dict of DeepQuanHasher parameters over
+the defaults (``--codes``, default 2x256: 16 bits). ``--distort`` makes the
+synthetic datasets of ``skhash benchmark`` (inverted contrast, random
+rotations and shifts); ``--features gist`` uses the cached GIST descriptors.
 """
 
 import argparse
@@ -18,34 +26,79 @@ import time
 
 import numpy as np
 
-from skhash.datasets import cnnh_split, load_mnist
-from skhash.neighbors import KNeighborsRetriever
-from skhash.quantization import DeepQuanHasher
+from skhash._benchmark import _load, _split, build_parser, evaluate
+from skhash._report import environment, save_results
+from skhash.quantization import DeepQuanHasher, ProductQuantizer
+
+
+def validation_split(database, n_validation, n_train, seed):
+    """``(train, validation)`` rows of the database, disjoint, drawn at random."""
+    perm = np.random.RandomState(seed + 1).permutation(database)
+    if n_validation >= len(perm):
+        raise SystemExit(f"--n-validation {n_validation} leaves no training rows "
+                         f"({len(perm)} in the database).")
+    val, rest = perm[:n_validation], perm[n_validation:]
+    return (rest if n_train is None else rest[:n_train]), val
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-home", required=True, help="directory of the MNIST IDX files")
-    parser.add_argument("--n-validation", type=int, default=1000)
-    parser.add_argument("--seed", type=int, default=0, help="seed of the CNNH split")
+    parser.add_argument("--dataset", choices=["digits", "mnist", "cifar10"], default="mnist")
+    parser.add_argument("--data-home", help="the dataset's folder (mnist, cifar10)")
+    parser.add_argument("--features", choices=["pixels", "gist"], default="pixels")
+    parser.add_argument("--distort", choices=["invert", "jitter"], default=None)
+    parser.add_argument("--codes", default="2x256", metavar="MxK")
+    parser.add_argument("--n-validation", type=int, default=None,
+                        help="validation queries (default: 1,000; 300 on digits)")
+    parser.add_argument("--n-train", type=int, default=None,
+                        help="training rows (default: all the others)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="override max_epochs and pretrain_epochs")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the splits")
+    parser.add_argument("--output", help="also write the rows as JSON (skhash report)")
     parser.add_argument("configs", nargs="*", default=["{}"],
-                        help="JSON dicts of DeepQuanHasher parameters")
+                        help="'pq', or JSON dicts of DeepQuanHasher parameters")
     args = parser.parse_args(argv)
-    data = load_mnist(args.data_home)
-    X, y = data.data, data.target
-    database = np.asarray(
-        cnnh_split(y, n_queries_per_class=100, n_train=5000, random_state=args.seed).database
-    )
-    perm = np.random.RandomState(args.seed + 1).permutation(len(database))
-    val, rest = database[perm[:args.n_validation]], database[perm[args.n_validation:]]
-    print(f"# training rows {len(rest)} (no labels), validation queries {len(val)}")
+    bench = ["benchmark", "--dataset", args.dataset, "--features", args.features,
+             "--seed", str(args.seed)]
+    bench += ["--data-home", args.data_home] if args.data_home else []
+    bench += ["--distort", args.distort] if args.distort else []
+    bargs = build_parser().parse_args(bench)
+    X, y, _, is_test = _load(bargs)
+    X = X.reshape(len(X), -1)
+    database = np.asarray(_split(bargs, y, is_test).database)
+    n_val = args.n_validation or (300 if args.dataset == "digits" else 1000)
+    train, val = validation_split(database, n_val, args.n_train, args.seed)
+    M, K = (int(v) for v in args.codes.lower().split("x"))
+    dataset = args.dataset + (f"-{args.features}" if args.features != "pixels" else "") + (
+        f"-{args.distort}" if args.distort else "")
+    print(f"# {dataset}: training rows {len(train)} (no labels), validation queries {len(val)}"
+          " (never the benchmark's queries)", flush=True)
+    rows = []
     for text in args.configs:
-        params = {"M": 2, "K": 256, "random_state": 0, **json.loads(text)}
+        if text == "pq":
+            model, label = ProductQuantizer(M=M, K=K, random_state=0), "pq"
+        else:
+            params = {"M": M, "K": K, "random_state": 0, **json.loads(text)}
+            if args.epochs is not None:
+                params.setdefault("max_epochs", args.epochs)
+                params.setdefault("pretrain_epochs", args.epochs)
+            model, label = DeepQuanHasher(**params), "deepquan"
         t0 = time.perf_counter()
-        model = DeepQuanHasher(**params).fit(X[rest])
+        model.fit(X[train])
         fit_s = time.perf_counter() - t0
-        score = KNeighborsRetriever(model).fit(X[rest], y[rest]).score(X[val], y[val])
-        print(f"{text:<55} validation mAP {score:.4f}  fit {fit_s:.0f} s", flush=True)
+        found = {}
+        for search in ("sym", "asym"):
+            figures = evaluate(model, X[val], y[val], X[train], y[train],
+                               asymmetric=search == "asym")
+            found[search] = figures["mAP@all"]
+            rows.append({"method": label, "dataset": dataset, "code": f"M={M},K={K}",
+                         "search": search, "mAP@all": figures["mAP@all"], "fit_s": fit_s,
+                         "note": "" if text == "pq" else text})
+        print(f"{text:<55} validation mAP sym {found['sym']:.4f} asym {found['asym']:.4f} "
+              f"fit {fit_s:.0f} s", flush=True)
+        if args.output:
+            save_results(args.output, rows, environment())
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from skorch.callbacks import Callback
 from ._report import environment
 from .datasets import (
     cnnh_split,
+    distort_images,
     dsh_split,
     load_cifar10,
     load_digits,
@@ -320,10 +321,16 @@ def _load_pixels(args):
         X = np.concatenate([train.data, test.data])
         y = np.concatenate([train.target, test.target])
         is_test = np.arange(len(y)) >= len(train.target)
-        return X, y, train.input_shape, is_test
+        return _distorted(args, X, train.input_shape), y, train.input_shape, is_test
     else:  # pragma: no cover - argparse restricts the choices
         raise SystemExit(f"unknown dataset {args.dataset}")
-    return data.data, data.target, data.input_shape, None
+    return _distorted(args, data.data, data.input_shape), data.target, data.input_shape, None
+
+
+def _distorted(args, X, input_shape):
+    """``--distort``: a synthetic dataset made from the images (seeded by ``--seed``)."""
+    kind = getattr(args, "distort", None)
+    return X if kind is None else distort_images(X, input_shape, kind, random_state=args.seed)
 
 
 def _targets(args, y):
@@ -456,7 +463,9 @@ def run_benchmark(args, out=None, progress=None):
     on_database = ({m for m, method in METHODS.items() if not method.supervised}
                    if args.protocol in ("cnnh", "random") else set())
     features = getattr(args, "features", "pixels")
-    print(f"# dataset={args.dataset}{' features=gist' if features == 'gist' else ''} "
+    distort = getattr(args, "distort", None)
+    print(f"# dataset={args.dataset}{' features=gist' if features == 'gist' else ''}"
+          f"{f' distort={distort}' if distort else ''} "
           f"n={len(y)} protocol={args.protocol} "
           f"queries={len(split.query)} database={len(split.database)} "
           f"train={len(split.train)}"
@@ -494,12 +503,14 @@ def run_benchmark(args, out=None, progress=None):
             if curve is not None:
                 row["curve"] = [{"epoch": p["epoch"], "mAP@all": p[row["search"] if
                                  row["search"] in p else "sym"]} for p in curve.points]
-            paper = paper_figure(args.dataset, args.protocol, label, code, row["search"])
+            # a distorted dataset is not the papers': no published figure beside it
+            paper = (None if getattr(args, "distort", None) else
+                     paper_figure(args.dataset, args.protocol, label, code, row["search"]))
             if paper is not None:
                 row["paper_mAP"] = paper
             other = PAPER_FIGURES_OTHER.get((args.dataset, args.protocol, getattr(
                 args, "features", "pixels"), label, int(round(row["n_bits"]))))
-            if other is not None:
+            if other is not None and not getattr(args, "distort", None):
                 row[f"paper_{other[0]}"] = other[1]
             rows.append(row)
             print(f"[{i}/{len(runs)}] {label} {code} {row['search']}: "
@@ -522,6 +533,8 @@ def _run_meta(args):
                        threads=torch.get_num_threads(), device=args.device)
     meta.update(seed=args.seed, dataset=args.dataset, protocol=args.protocol,
                 features=getattr(args, "features", "pixels"))
+    if getattr(args, "distort", None):
+        meta["distort"] = args.distort
     return meta
 
 
@@ -636,6 +649,10 @@ def build_parser():
     b.add_argument("--features", choices=["pixels", "gist"], default="pixels",
                    help="what the methods see: the pixels, or each image's 512-value GIST "
                         "descriptor (skhash.features.GIST; computed once, then cached)")
+    b.add_argument("--distort", choices=["invert", "jitter"], default=None,
+                   help="a synthetic dataset made from the images, before everything else: "
+                        "inverted contrast, or each image rotated (up to 15 degrees) and "
+                        "shifted (up to 3 pixels) at random (skhash.datasets.distort_images)")
     b.add_argument("--epochs", type=int, default=None,
                    help="override max_epochs (DeepQuan: pretrain_epochs too)")
     b.add_argument("--multilabel", action="store_true",

@@ -137,6 +137,34 @@ def _runs_meta(runs, notes=None):
     return meta
 
 
+def _dataset_label(meta, args):
+    """What a run's rows were measured on: ``mnist``, ``cifar10-gist``, ``mnist-jitter``."""
+    def get(key):
+        return args.get(key) or meta.get(key)
+
+    dataset = get("dataset")
+    if dataset is None:
+        return None
+    features, distort = get("features"), get("distort")
+    return "-".join([dataset, *([features] if features and features != "pixels" else []),
+                     *([distort] if distort else [])])
+
+
+def _label_datasets(rows, labels):
+    """A ``dataset`` on every row of a table whose runs were measured on
+    different data (the table then has a dataset column); rows that name
+    theirs keep it."""
+    by_table = {}
+    for row, label in zip(rows, labels):
+        by_table.setdefault(row.get("table"), []).append((row, label))
+    for members in by_table.values():
+        found = {row.get("dataset", label) for row, label in members}
+        if len(found - {None}) > 1:
+            for row, label in members:
+                if "dataset" not in row and label is not None:
+                    row["dataset"] = label
+
+
 def merge_results(sources, path, *, notes=None):
     """Merge results files into one published file.
 
@@ -149,7 +177,7 @@ def merge_results(sources, path, *, notes=None):
     false``) is kept, marked ``"complete": false`` in its entry. Returns the
     merged rows.
     """
-    rows, runs = [], []
+    rows, runs, labels = [], [], []
     for source, table in sources:
         if table is not None:
             _check_table_name(table, source)
@@ -176,6 +204,8 @@ def merge_results(sources, path, *, notes=None):
             if "protocol" not in row and protocol:  # older files: from the arguments
                 row["protocol"] = protocol
             rows.append(row)
+            labels.append(_dataset_label(meta, args))
+    _label_datasets(rows, labels)
     merged = _runs_meta(runs, notes)
     if notes:
         merged["merge_notes"] = notes  # said beside every table of the file, too
@@ -277,7 +307,8 @@ def scale_figure(rows, path):
 # --- skhash benchmark results (skhash report) ------------------------------
 
 _HEAD_COLUMNS = [  # (key, header, digits)
-    ("method", "method", None), ("protocol", "protocol", None), ("code", "code", None),
+    ("method", "method", None), ("dataset", "dataset", None), ("protocol", "protocol", None),
+    ("code", "code", None),
     ("search", "search", None),
     ("n_bits", "bits", 2), ("mAP@all", "mAP@all", 4), ("paper_mAP", "paper", 4),
     ("_gap", "gap", 4),
@@ -316,6 +347,18 @@ def _columns(rows):
             if (c[0] == "_gap" and has_paper) or c[0] in keys]
 
 
+def _gains_over_pq(rows):
+    """Each row's relative mAP@all gain over plain PQ on the same data, code
+    size and search (a ``pq`` row of the table), or None."""
+    def key(row):
+        return row.get("dataset"), row.get("protocol"), row.get("code"), row.get("search")
+
+    pq = {key(r): r["mAP@all"] for r in rows
+          if r.get("method") == "pq" and r.get("mAP@all")}
+    return [None if r.get("method") == "pq" or key(r) not in pq or r.get("mAP@all") is None
+            else r["mAP@all"] / pq[key(r)] - 1 for r in rows]
+
+
 def benchmark_table(rows):
     """``skhash benchmark`` rows as a reStructuredText table, the paper's
     figure and our gap to it beside each row where the paper has one.
@@ -324,15 +367,23 @@ def benchmark_table(rows):
     gap, every ``mAP@k`` (and ``mAP@k/normalisation``) and ``P@k``, other
     published figures as ``paper_<metric>`` keys, precision within radius 2,
     accuracy, times and a free-text ``note``; a missing figure shows ``--``.
+    Where the table holds plain PQ rows, the other rows on the same data,
+    code size and search show their relative gain over PQ (``vs PQ``).
     """
     columns = _columns(rows)
+    gains = _gains_over_pq(rows)
+    if any(g is not None for g in gains):
+        at = max(i for i, c in enumerate(columns) if c[0] in ("mAP@all", "paper_mAP", "_gap"))
+        columns.insert(at + 1, ("_vs_pq", "vs PQ", None))
     body = []
-    for row in rows:
+    for row, gain in zip(rows, gains):
         cells = []
         for key, _, digits in columns:
             value = (row["mAP@all"] - row["paper_mAP"]
                      if key == "_gap" and row.get("paper_mAP") is not None
                      and row.get("mAP@all") is not None else row.get(key))
+            if key == "_vs_pq":
+                value = None if gain is None else f"{100 * gain:+.1f}%"
             if value is None:
                 cells.append("--")
             elif digits is None or isinstance(value, str):
@@ -414,7 +465,8 @@ def _command_from_args(args):
     methods = args.get("methods") or []
     parts = ["skhash benchmark"]
     for key in ("dataset", "data_home", "protocol", "methods", "bits", "codes", "map_shape",
-                "deepsom_variants", "features", "k", "map_normalize", "epochs", "seed"):
+                "deepsom_variants", "features", "distort", "k", "map_normalize", "epochs",
+                "seed"):
         value = args.get(key)
         if value is None or value is False or value == [] or (
                 key in _CODE_OPTIONS and not set(methods) & set(_CODE_OPTIONS[key])):

@@ -12,6 +12,7 @@ import pytest
 import skhash.datasets as ds
 from skhash.datasets import (
     RetrievalSplit,
+    _distort,
     _loaders,
     _protocols,
     cnnh_split,
@@ -81,12 +82,13 @@ def test_public_api():
         "ssdh_split",
         "unseen_classes_split",
         "load_image_folder",
+        "distort_images",
     }
     for name in ds.__all__:
         assert getattr(ds, name).__doc__
 
 
-@pytest.mark.parametrize("module", [_loaders, _protocols])
+@pytest.mark.parametrize("module", [_loaders, _protocols, _distort])
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS, verbose=False)
     assert result.attempted > 0
@@ -523,3 +525,64 @@ def test_random_split_errors(kwargs, match):
     n_samples = kwargs.pop("n_samples")
     with pytest.raises(ValueError, match=match):
         random_split(n_samples, **kwargs)
+
+
+# --------------------------------------------------------------------------- #
+# distort_images (synthetic datasets)
+# --------------------------------------------------------------------------- #
+
+
+def test_distort_images_invert():
+    X = np.random.RandomState(0).rand(5, 2 * 3 * 4).astype(np.float32)
+    out = ds.distort_images(X, (2, 3, 4), "invert")
+    np.testing.assert_allclose(out, 1 - X)
+    assert out.dtype == np.float32 and out.shape == X.shape
+
+
+def test_distort_images_jitter_moves_strokes_and_keeps_the_format():
+    X = np.zeros((200, 28 * 28), dtype=np.float32)
+    image = X.reshape(-1, 28, 28)
+    image[:, 8:20, 13:15] = 1.0  # a vertical bar in the middle
+    out = ds.distort_images(X, (1, 28, 28), "jitter", random_state=0)
+    assert out.shape == X.shape and out.dtype == np.float32
+    assert out.min() >= 0 and out.max() <= 1
+    moved = np.abs(out - X).sum(1) > 1
+    assert moved.mean() > 0.9  # nearly every image rotated and/or shifted
+    # the bar stays in the image: at most 3 pixels of shift and 15 degrees of rotation
+    np.testing.assert_allclose(out.sum(1), X.sum(1), rtol=0.15)
+    # seeded: the same distortion again, another with another seed
+    np.testing.assert_array_equal(out, ds.distort_images(X, (1, 28, 28), "jitter",
+                                                         random_state=0))
+    assert not np.array_equal(out, ds.distort_images(X, (1, 28, 28), "jitter",
+                                                     random_state=1))
+    # no rotation and no shift: the images unchanged
+    np.testing.assert_allclose(ds.distort_images(X, (1, 28, 28), "jitter", max_shift=0,
+                                                 max_rotation=0, random_state=0), X, atol=1e-6)
+
+
+def test_distort_images_shift_only_is_a_whole_pixel_translation():
+    X = np.zeros((50, 36), dtype=np.float32)
+    X[:, 14] = 1.0  # one lit pixel at (2, 2) of a 6 x 6 image
+    out = ds.distort_images(X, (1, 6, 6), "jitter", max_shift=1, max_rotation=0,
+                            random_state=0).reshape(-1, 6, 6)
+    for img in out:
+        (r,), (c,) = np.nonzero(img > 0.5)
+        assert abs(r - 2) <= 1 and abs(c - 2) <= 1 and img.sum() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("X, shape, kind, match", [
+    (np.zeros((2, 16)), (1, 4, 4), "blur", "kind must be one of"),
+    (np.zeros(16), (1, 4, 4), "invert", "must be 2-D"),
+    (np.zeros((2, 16)), (1, 4, 5), "invert", "does not match the 16 features"),
+    (np.zeros((2, 16)), (4, 4), "invert", "does not match"),
+    (np.full((2, 16), 255.0), (1, 4, 4), "invert", r"values in \[0, 1\]"),
+    (np.full((2, 16), np.nan), (1, 4, 4), "jitter", "NaN or infinite"),
+])
+def test_distort_images_bad_input(X, shape, kind, match):
+    with pytest.raises(ValueError, match=match):
+        ds.distort_images(X, shape, kind)
+
+
+def test_distort_images_negative_limits():
+    with pytest.raises(ValueError, match="must be >= 0"):
+        ds.distort_images(np.zeros((1, 16)), (1, 4, 4), "jitter", max_shift=-1)

@@ -4,6 +4,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from skhash._report import (
@@ -279,3 +280,78 @@ def test_merged_search_file_renders_one_table_per_kind(tmp_path):
     assert body[1][header.index("asym ratio")] == "0.50x"
     with pytest.raises(ValueError, match="not both"):
         search_table([hamming, pq])
+
+
+def test_merged_table_over_several_datasets_says_each_rows_data_and_gain_over_pq(tmp_path):
+    def run(name, meta, rows):
+        return _rows_file(tmp_path / f"{name}.json", rows, meta={"command": name, **meta})
+
+    def rows(pq, dq):
+        return [{"method": m, "code": "M=2,K=256", "search": "sym", "mAP@all": v,
+                 "protocol": "cnnh"} for m, v in (("pq", pq), ("deepquan", dq))]
+
+    mnist = run("mnist", {"dataset": "mnist"}, rows(0.5, 0.75))
+    jitter = run("jitter", {"dataset": "mnist", "distort": "jitter"}, rows(0.4, 0.3))
+    gist = run("gist", {"dataset": "cifar10", "features": "gist"}, rows(0.2, 0.25))
+    alone = run("alone", {"dataset": "digits"}, rows(0.8, 0.4))
+    out = tmp_path / "transfer.json"
+    merge_results([(mnist, "transfer"), (jitter, "transfer"), (gist, "transfer"),
+                   (alone, "digits")], out)
+    _, merged = load_results(out)
+    assert [r.get("dataset") for r in merged] == ["mnist", "mnist", "mnist-jitter",
+                                                  "mnist-jitter", "cifar10-gist",
+                                                  "cifar10-gist", None, None]
+    render_report([out], tmp_path / "gen")
+    header, body = _parse_table((tmp_path / "gen" / "transfer_transfer.inc.rst").read_text())
+    assert header[:2] == ["method", "dataset"]
+    gain = header.index("vs PQ")
+    assert gain == header.index("mAP@all") + 1
+    # each row against the PQ row of its own dataset
+    assert [row[gain] for row in body] == ["--", "+50.0%", "--", "-25.0%", "--", "+25.0%"]
+    header, body = _parse_table((tmp_path / "gen" / "transfer_digits.inc.rst").read_text())
+    assert "dataset" not in header  # one dataset: no column
+    assert body[1][header.index("vs PQ")] == "-50.0%"
+
+
+def test_benchmark_on_a_distorted_dataset_records_it_and_shows_no_paper_figure(tmp_path):
+    from skhash._benchmark import main
+
+    out = tmp_path / "r.json"
+    main(["benchmark", "--methods", "pq", "--codes", "2x16", "--distort", "jitter",
+          "--output", str(out)])
+    meta, rows = load_results(out)
+    assert meta["distort"] == "jitter" and "--distort jitter" in meta["command"]
+    main(["benchmark", "--methods", "pq", "--codes", "2x16", "--output", str(tmp_path / "p.json")])
+    _, plain = load_results(tmp_path / "p.json")
+    assert rows[0]["mAP@all"] != plain[0]["mAP@all"]  # another dataset
+    # (inverted contrast would not do here: PQ's distances do not change under 1 - x)
+    merge_results([(out, "t"), (tmp_path / "p.json", "t")], tmp_path / "m.json")
+    _, merged = load_results(tmp_path / "m.json")
+    assert [r["dataset"] for r in merged] == ["digits-jitter"] * 2 + ["digits"] * 2
+
+
+def test_deepquan_validation_script_never_reads_the_benchmark_queries(tmp_path, capsys,
+                                                                      benchmark_script):
+    from skhash._benchmark import _load, _split, build_parser
+
+    validate = benchmark_script("validate_deepquan")
+    bargs = build_parser().parse_args(["benchmark", "--dataset", "digits"])
+    _, y, _, is_test = _load(bargs)
+    split = _split(bargs, y, is_test)
+    train, val = validate.validation_split(np.asarray(split.database), 300, None, 0)
+    assert not set(train) & set(val)
+    assert not (set(train) | set(val)) & set(split.query)
+    assert len(train) + len(val) == len(split.database)
+    out = tmp_path / "v.json"
+    validate.main(["--dataset", "digits", "--codes", "2x8", "--epochs", "1", "--output", str(out),
+                   "pq", '{"hidden_units": [16], "batch_size": 64}'])
+    meta, rows = load_results(out)
+    assert [(r["method"], r["search"]) for r in rows] == [
+        ("pq", "sym"), ("pq", "asym"), ("deepquan", "sym"), ("deepquan", "asym")]
+    assert all(0 < r["mAP@all"] <= 1 and r["dataset"] == "digits" for r in rows)
+    assert rows[2]["note"] == '{"hidden_units": [16], "batch_size": 64}'
+    assert "validation mAP sym" in capsys.readouterr().out
+    render_report([out], tmp_path / "gen")
+    header, body = _parse_table((tmp_path / "gen" / "v.inc.rst").read_text())
+    assert body[2][header.index("vs PQ")] == (
+        f"{100 * (rows[2]['mAP@all'] / rows[0]['mAP@all'] - 1):+.1f}%")
