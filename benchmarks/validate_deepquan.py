@@ -54,6 +54,9 @@ def main(argv=None):
                         help="training rows (default: all the others)")
     parser.add_argument("--epochs", type=int, default=None,
                         help="override max_epochs and pretrain_epochs")
+    parser.add_argument("--input-scale", type=float, default=1.0,
+                        help="multiply every input value by this factor first (a study of the "
+                             "input's scale; PQ's rankings do not change)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the splits")
     parser.add_argument("--output", help="also write the rows as JSON (skhash report)")
     parser.add_argument("configs", nargs="*", default=["{}"],
@@ -65,13 +68,14 @@ def main(argv=None):
     bench += ["--distort", args.distort] if args.distort else []
     bargs = build_parser().parse_args(bench)
     X, y, _, is_test = _load(bargs)
-    X = X.reshape(len(X), -1)
+    X = X.reshape(len(X), -1) * np.float32(args.input_scale)
     database = np.asarray(_split(bargs, y, is_test).database)
     n_val = args.n_validation or (300 if args.dataset == "digits" else 1000)
     train, val = validation_split(database, n_val, args.n_train, args.seed)
     M, K = (int(v) for v in args.codes.lower().split("x"))
     dataset = args.dataset + (f"-{args.features}" if args.features != "pixels" else "") + (
-        f"-{args.distort}" if args.distort else "")
+        f"-{args.distort}" if args.distort else "") + (
+        f" x{args.input_scale:g}" if args.input_scale != 1 else "")
     print(f"# {dataset}: training rows {len(train)} (no labels), validation queries {len(val)}"
           " (never the benchmark's queries)", flush=True)
     rows = []
