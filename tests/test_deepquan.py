@@ -255,3 +255,48 @@ def test_validation_fraction_monitors_valid_loss(data):
     est = _fast(validation_fraction=0.2, pretrain_epochs=2, max_epochs=2).fit(data[2])
     assert len(est.history_) == 4
     assert all(np.isfinite(h["valid_loss"]) for h in est.history_)
+
+
+# ------------------------------------------------- defaults derived from the data
+def test_reconstruction_term_is_relative_to_the_inputs_variance():
+    crit = DeepQuanLoss(eta=0.5, input_variance=0.25)
+    x, x_hat = torch.tensor([[1.0, 2.0]]), torch.tensor([[0.0, 0.0]])
+    z = torch.zeros(1, 4)
+    assert crit.terms((z, x_hat), x)["reconstruction"].item() == pytest.approx(2.5 / 0.25)
+    assert crit((z, x_hat), x).item() == pytest.approx(0.5 * 2.5 / 0.25)
+
+
+@pytest.mark.parametrize("scale", [1.0, 255.0])
+def test_fit_measures_the_inputs_variance_at_any_scale(data, scale):
+    X = data[2] * scale
+    est = _fast(pretrain_epochs=1, max_epochs=1).fit(X)
+    assert est.input_variance_ == pytest.approx(np.var(X.astype(np.float64), axis=0).mean())
+    assert est.net_.criterion_.input_variance == est.input_variance_
+    # the first epoch's loss is a relative error at both scales (an absolute one
+    # would be about input_variance_ times larger: ~4,800 times on 0-255 values)
+    first = est.net_.history[0, "train_loss"] / est.eta
+    assert 0.05 < first < 10.0 and est.input_variance_ > 1000 * (scale > 1) * 1.0
+
+
+def test_mean_variance_chunked_and_constant_inputs():
+    X = np.random.RandomState(0).rand(1000, 5).astype(np.float32) * 4 + 3
+    assert _deepquan._mean_variance(X, chunk=77) == pytest.approx(np.var(X.astype(np.float64),
+                                                                          axis=0).mean())
+    est = DeepQuanHasher(M=1, K=2)
+    est._check_params_vs_input(np.ones((10, 3), dtype=np.float32), 10)
+    assert est._input_variance == 1.0  # nothing to scale by
+
+
+@pytest.mark.parametrize("n, expected", [(9000, 256), (8192, 256), (1497, 46), (40, 1)])
+def test_auto_batch_size_keeps_32_batches_an_epoch_on_small_sets(n, expected):
+    est = DeepQuanHasher()
+    assert est.batch_size == "auto"
+    assert est._resolve_batch_size(n) == expected == est.batch_size_
+    assert DeepQuanHasher(batch_size=100)._resolve_batch_size(n) == min(100, n)
+
+
+def test_auto_batch_size_is_what_fit_trains_with(data):
+    est = _fast(batch_size="auto", pretrain_epochs=1, max_epochs=1).fit(data[2])
+    assert est.batch_size_ == len(data[2]) // 32 == est.net_.batch_size
+    with pytest.raises(ValueError, match="batch_size"):
+        _fast(batch_size="big").fit(data[2])
