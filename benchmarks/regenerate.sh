@@ -105,8 +105,9 @@ case "$target" in
     digits)
         run digits_deepquan --dataset digits --methods pq deepquan --codes 2x256 4x256 8x256 \
             --deepquan-variants full dae_pq
-        validate digits_deepquan_validation --dataset digits pq '{}' '{"hidden_units": [256]}' \
-            '{"hidden_units": [256], "code_dim": 64}' '{"hidden_units": [256], "quantization_loss": null}'
+        validate digits_deepquan_validation --dataset digits pq '{}' \
+            '{"pretrain_epochs": 20, "max_epochs": 10}' '{"quantization_loss": null}' \
+            '{"hidden_units": [256]}' '{"hidden_units": [256], "pretrain_epochs": 20, "max_epochs": 10}'
         "$PYTHON" -m skhash report --merge benchmarks/published/digits.json \
             "$R/digits_deepquan.json=deepquan" "$R/digits_deepquan_validation.json=deepquan_validation" \
             --notes "$machine; ${NOTES:-the runs one after the other}"

@@ -287,16 +287,24 @@ def test_mean_variance_chunked_and_constant_inputs():
     assert est._input_variance == 1.0  # nothing to scale by
 
 
-@pytest.mark.parametrize("n, expected", [(9000, 256), (8192, 256), (1497, 46), (40, 1)])
-def test_auto_batch_size_keeps_32_batches_an_epoch_on_small_sets(n, expected):
+@pytest.mark.parametrize("n, pretrain, rounds", [(9000, 20, 10), (59000, 20, 10),
+                                                 (1497, 120, 60), (256, 720, 360)])
+def test_auto_epochs_keep_mnists_number_of_updates(n, pretrain, rounds):
     est = DeepQuanHasher()
-    assert est.batch_size == "auto"
-    assert est._resolve_batch_size(n) == expected == est.batch_size_
-    assert DeepQuanHasher(batch_size=100)._resolve_batch_size(n) == min(100, n)
+    assert est.pretrain_epochs == est.max_epochs == "auto"
+    batches = n // 256 + (n % 256 > 1)  # as fit counts them
+    assert est._resolve_max_epochs(batches) == rounds == est.max_epochs_
+    assert est.pretrain_epochs_ == pretrain
+    fixed = DeepQuanHasher(pretrain_epochs=3, max_epochs=4)
+    assert fixed._resolve_max_epochs(batches) == 4 and fixed.pretrain_epochs_ == 3
 
 
-def test_auto_batch_size_is_what_fit_trains_with(data):
-    est = _fast(batch_size="auto", pretrain_epochs=1, max_epochs=1).fit(data[2])
-    assert est.batch_size_ == len(data[2]) // 32 == est.net_.batch_size
-    with pytest.raises(ValueError, match="batch_size"):
-        _fast(batch_size="big").fit(data[2])
+def test_auto_epochs_are_what_fit_trains(data):
+    est = _fast(pretrain_epochs="auto", max_epochs="auto", batch_size=512,
+                hidden_units=(8,)).fit(data[2])
+    n = len(data[2])  # 1,597 rows in batches of 512: 4 an epoch -> 180 epochs, 90 rounds
+    assert n // 512 + (n % 512 > 1) == 4
+    assert (est.pretrain_epochs_, est.max_epochs_) == (180, 90)
+    assert len(est.net_.history) == 180 + 90
+    with pytest.raises(ValueError, match="pretrain_epochs"):
+        _fast(pretrain_epochs="long").fit(data[2])

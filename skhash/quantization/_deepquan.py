@@ -232,22 +232,20 @@ class DeepQuanHasher(BaseQuantizer):
         code layer's output, before the decoder and the quantizer). Without
         it the triplet loss can be lowered by inflating the scale of ``z``
         (see the Notes).
-    pretrain_epochs : int, default=20
-        Epochs of autoencoder pre-training (reconstruction only).
-    max_epochs : int, default=10
+    pretrain_epochs : int or "auto", default="auto"
+        Epochs of autoencoder pre-training (reconstruction only). ``"auto"``:
+        at least the 720 optimizer updates of the MNIST runs the defaults were
+        selected on (20 epochs of 36 batches: 9,000 images, batches of 256),
+        and at least 20 epochs: ``max(20, ceil(720 / batches_per_epoch))``.
+        On 1,497 digits that is 120 epochs; on MNIST-sized sets and larger, 20.
+    max_epochs : int or "auto", default="auto"
         Alternations of one network epoch on the full objective and one
-        k-means update.
+        k-means update. ``"auto"``: ``max(10, ceil(360 / batches_per_epoch))``
+        (MNIST's 10 rounds of 36 updates; 60 rounds on 1,497 digits).
     kmeans_max_iter : int, default=20
         Iterations of each warm-started k-means update (the first k-means
         after pre-training runs to convergence, up to 100 iterations).
-    batch_size : int or "auto", default="auto"
-        Training batch size. ``"auto"``: 256, made smaller where the training
-        set is small so that an epoch still has 32 batches
-        (``min(256, n // 32)``; MNIST-sized sets and larger keep 256). The
-        epoch counts were selected with 256-row batches on 9,000 images
-        (35 batches an epoch); on 1,500 digits a 256-row batch leaves six
-        updates an epoch and the network does not train (see the Notes).
-    lr, optimizer, weight_decay, validation_fraction, callbacks, \
+    batch_size, lr, optimizer, weight_decay, validation_fraction, callbacks, \
 verbose, device, random_state :
         As in the other skhash estimators (see
         :class:`skhash.base.BaseDeepEncoder`). ``validation_fraction``
@@ -265,8 +263,9 @@ verbose, device, random_state :
     input_variance_ : float
         The training inputs' mean variance per feature, the scale of the
         reconstruction term (1.0 where the inputs are constant).
-    batch_size_ : int
-        The batch size used (``batch_size`` resolved).
+    pretrain_epochs_, max_epochs_ : int
+        The pre-training epochs and fine-tuning rounds of the fit
+        (``"auto"`` resolved).
     net_ : skorch NeuralNet
         The trained autoencoder (``net_.module_``: a :class:`DeepQuanModule`).
     %(shared_attributes)s
@@ -300,8 +299,10 @@ verbose, device, random_state :
     of the training data of digits, MNIST and CIFAR-10-GIST, see the
     DeepQuan page): the reconstruction term is taken relative to the
     inputs' variance (on GIST, whose values vary 68 times less than MNIST's
-    pixels, the absolute weight let the triplet term take over), and
-    ``batch_size="auto"`` keeps 32 updates an epoch on small training sets.
+    pixels, the absolute weight let the triplet term take over), and the
+    ``"auto"`` epochs keep at least MNIST's number of optimizer updates on
+    small training sets (with 1,497 digits, 20 epochs are 120 updates and
+    the deep autoencoder hardly trains).
     ``inverse_transform`` decodes the codewords through the decoder, giving
     rows in the input space.
 
@@ -324,7 +325,7 @@ verbose, device, random_state :
     # codebooks, so a validation loss would not select a model).
     _parameter_constraints = {
         **BaseDeepEncoder._training_constraints,
-        "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(numbers.Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "M": [Interval(numbers.Integral, 1, None, closed="left")],
         "K": [Interval(numbers.Integral, 2, None, closed="left")],
         "n_bits": [Interval(numbers.Integral, 1, None, closed="left"), None],
@@ -334,10 +335,10 @@ verbose, device, random_state :
         "eta": [Interval(numbers.Real, 0, None, closed="left")],
         "quantization_loss": [StrOptions({"triplet", "quadratic"}), None],
         "corruption": [Interval(numbers.Real, 0, 1, closed="left")],
-        "pretrain_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
+        "pretrain_epochs": [Interval(numbers.Integral, 0, None, closed="left"),
+                            StrOptions({"auto"})],
         "kmeans_max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
         "normalize": ["boolean"],
-        "batch_size": [Interval(numbers.Integral, 1, None, closed="left"), StrOptions({"auto"})],
     }
 
     _requires_y = False
@@ -345,9 +346,9 @@ verbose, device, random_state :
 
     def __init__(self, M=2, K=256, *, n_bits=None, code_dim=None, margin=1.0, negative_weight=0.8,
                  eta=0.54, quantization_loss="triplet", hidden_units=(500, 500, 2000),
-                 corruption=0.2, normalize=True, pretrain_epochs=20, max_epochs=10,
+                 corruption=0.2, normalize=True, pretrain_epochs="auto", max_epochs="auto",
                  kmeans_max_iter=20,
-                 batch_size="auto", lr=1e-3, optimizer="adam", weight_decay=0.0,
+                 batch_size=256, lr=1e-3, optimizer="adam", weight_decay=0.0,
                  validation_fraction=None, callbacks=None, verbose=0, device="cpu",
                  random_state=None):
         store_init_params(self, locals())
@@ -364,13 +365,18 @@ verbose, device, random_state :
             )
         super()._check_params_consistency()
 
-    def _resolve_batch_size(self, n_train):
-        if self.batch_size == "auto":
-            size = min(256, max(1, n_train // 32))
-        else:
-            size = int(self.batch_size)
-        self.batch_size_ = min(size, n_train)
-        return self.batch_size_
+    # "auto" epochs: at least the updates of the MNIST runs the defaults were
+    # selected on (9,000 images in batches of 256: 36 an epoch), and at least
+    # their 20 pre-training epochs and 10 fine-tuning rounds
+    _auto_epochs = {"pretrain_epochs": (20, 720), "max_epochs": (10, 360)}
+
+    def _resolve_max_epochs(self, batches_per_epoch):
+        for name, (epochs, updates) in self._auto_epochs.items():
+            value = getattr(self, name)
+            if isinstance(value, str):  # "auto"
+                value = max(epochs, -(-updates // max(1, batches_per_epoch)))
+            setattr(self, name + "_", int(value))
+        return max(1, self.max_epochs_)
 
     def _check_params_vs_input(self, X_train, n_samples):
         variance = _mean_variance(X_train)
@@ -423,14 +429,14 @@ verbose, device, random_state :
             net.initialize()
         criterion = net.criterion_
         criterion.set_codebooks(None)
-        if self.pretrain_epochs:
-            self._fit_net(X, None, epochs=self.pretrain_epochs, phase="pre-training")
+        if self.pretrain_epochs_:
+            self._fit_net(X, None, epochs=self.pretrain_epochs_, phase="pre-training")
         codebooks = self._train_codebooks = self._kmeans(X, None)
         if self.quantization_loss is not None:
-            for epoch in range(self.max_epochs):
+            for epoch in range(self.max_epochs_):
                 criterion.set_codebooks(codebooks)
                 self._fit_net(X, None, epochs=1,
-                              phase=f"fine-tuning, round {epoch + 1} of {self.max_epochs}")
+                              phase=f"fine-tuning, round {epoch + 1} of {self.max_epochs_}")
                 codebooks = self._train_codebooks = self._kmeans(X, codebooks)
         criterion.set_codebooks(codebooks)
 
