@@ -4,6 +4,7 @@
 #
 #   bash benchmarks/regenerate.sh mnist      # MNIST, every table: about 2 hours on 2 CPU cores
 #   bash benchmarks/regenerate.sh digits     # scikit-learn's 8 x 8 digits: a few minutes
+#   bash benchmarks/regenerate.sh gist       # DeepQuan on a CIFAR-10-GIST validation split: 30 min
 #   bash benchmarks/regenerate.sh unseen     # CIFAR-10, unseen classes: about 1 hour
 #
 # The raw outputs go to benchmarks/results/ (ignored by git): NAME.json (every figure
@@ -22,7 +23,7 @@ DATA=${DATA:-../shared/data}
 PYTHON=${PYTHON:-python}
 R=benchmarks/results
 mkdir -p "$R"
-target=${1:?usage: bash benchmarks/regenerate.sh mnist|digits|unseen [skhash benchmark options]}
+target=${1:?usage: bash benchmarks/regenerate.sh mnist|digits|gist|unseen [skhash benchmark options]}
 shift
 EXTRA=("$@")
 
@@ -83,7 +84,7 @@ case "$target" in
         run mnist_deepquan_losses "${M[@]}" --methods deepquan --codes 2x256 \
             --deepquan-variants triplet_only quadratic_only quadratic
         validate mnist_deepquan_validation --dataset mnist --data-home "$DATA/mnist" '{}' \
-            '{"normalize": false, "margin": 10.0, "eta": 78.4}' '{"eta": 80.0}' '{"eta": 0.8}' \
+            '{"normalize": false, "margin": 10.0, "eta": 5.28}' '{"eta": 5.4}' '{"eta": 0.054}' \
             '{"margin": 0.5, "negative_weight": 0.5}' '{"quantization_loss": null}'
         run mnist_deepsom "${M[@]}" --methods deepsom --deepsom-variants full zero
         run mnist_deepsom_maps "${M[@]}" --methods deepsom --map-shape 75x75 10x10
@@ -112,6 +113,14 @@ case "$target" in
             "$R/digits_deepquan.json=deepquan" "$R/digits_deepquan_validation.json=deepquan_validation" \
             --notes "$machine; ${NOTES:-the runs one after the other}"
         ;;
+    gist)
+        validate deepquan_gist_validation --dataset cifar10 --features gist \
+            --data-home "$DATA/cifar10-jpeg" --n-train 10000 pq '{}' '{"quantization_loss": null}' \
+            '{"eta": 0.0079}'
+        "$PYTHON" -m skhash report --merge benchmarks/published/deepquan.json \
+            "$R/deepquan_gist_validation.json=gist_validation" \
+            --notes "$machine; ${NOTES:-one run}"
+        ;;
     unseen)
         run cifar10_unseen --dataset cifar10 --data-home "$DATA/cifar10-jpeg" \
             --protocol unseen --methods cnnbh dpq itq lsh --bits 48 --codes 8x64
@@ -119,7 +128,7 @@ case "$target" in
             "$R/cifar10_unseen.json" --notes "$machine${NOTES:+; $NOTES}"
         ;;
     *)
-        echo "unknown target $target: mnist, digits or unseen" >&2
+        echo "unknown target $target: mnist, digits, gist or unseen" >&2
         exit 2
         ;;
 esac
