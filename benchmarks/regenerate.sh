@@ -10,7 +10,9 @@
 # The raw outputs go to benchmarks/results/ (ignored by git): NAME.json (every figure
 # and what produced it), NAME.txt (the table), NAME.log (progress). A run whose
 # NAME.json is already complete for the same command is not run again (delete the
-# file to rerun it), so a regeneration stopped half-way resumes where it stopped.
+# file, or set FORCE=1, to rerun it), so a regeneration stopped half-way resumes where
+# it stopped. The check compares commands, not code: after changing skhash, rerun
+# with FORCE=1 (or delete the raw files the change affects).
 # DATA names the folder that holds mnist/ and cifar10-jpeg/ (default ../shared/data),
 # PYTHON the interpreter with skhash installed (default: python on the PATH), NOTES
 # a note on how the runs went (shown beside the tables). Extra arguments go to every
@@ -30,7 +32,7 @@ EXTRA=("$@")
 done_already() {  # done_already FILE COMMAND...: FILE holds a complete run of COMMAND
     local file=$1
     shift
-    [ -f "$file" ] && "$PYTHON" - "$file" "$@" <<'PY'
+    [ -z "${FORCE:-}" ] && [ -f "$file" ] && "$PYTHON" - "$file" "$@" <<'PY'
 import json, sys
 meta = json.load(open(sys.argv[1]))
 command = " ".join(meta.get("meta", {}).get("command", "").split(" --output ")[:1])

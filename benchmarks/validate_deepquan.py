@@ -9,7 +9,7 @@ configuration: the validation mAP@all (symmetric and asymmetric search), and
 plain PQ on the same input (``pq`` as a configuration) for the gain.
 
     python benchmarks/validate_deepquan.py --dataset mnist --data-home ../shared/data/mnist \
-        '{}' '{"normalize": false, "margin": 10.0, "eta": 78.4}' pq
+        '{}' '{"normalize": false, "margin": 10.0, "eta": 5.28}' pq
 
     python benchmarks/validate_deepquan.py --dataset cifar10 --features gist \
         --data-home ../shared/data/cifar10-jpeg --n-train 10000 '{}' pq
@@ -68,9 +68,15 @@ def main(argv=None):
     bench += ["--distort", args.distort] if args.distort else []
     bargs = build_parser().parse_args(bench)
     X, y, _, is_test = _load(bargs)
-    X = X.reshape(len(X), -1) * np.float32(args.input_scale)
+    X = X.reshape(len(X), -1)
+    if args.input_scale != 1:
+        X = X * np.float32(args.input_scale)
     database = np.asarray(_split(bargs, y, is_test).database)
-    n_val = args.n_validation or (300 if args.dataset == "digits" else 1000)
+    n_val = args.n_validation
+    if n_val is None:
+        n_val = 300 if args.dataset == "digits" else 1000
+    if n_val < 1:
+        raise SystemExit(f"--n-validation must be at least 1, got {n_val}.")
     train, val = validation_split(database, n_val, args.n_train, args.seed)
     M, K = (int(v) for v in args.codes.lower().split("x"))
     dataset = args.dataset + (f"-{args.features}" if args.features != "pixels" else "") + (
@@ -102,7 +108,8 @@ def main(argv=None):
         print(f"{text:<55} validation mAP sym {found['sym']:.4f} asym {found['asym']:.4f} "
               f"fit {fit_s:.0f} s", flush=True)
         if args.output:
-            save_results(args.output, rows, environment())
+            save_results(args.output, rows, environment(
+                argv=None if argv is None else ["benchmarks/validate_deepquan.py", *argv]))
 
 
 if __name__ == "__main__":

@@ -350,8 +350,9 @@ def _columns(rows):
 def _gains_over_pq(rows):
     """Each row's relative mAP@all gain over plain PQ on the same data, code
     size and search (a ``pq`` row of the table), or None."""
-    def key(row):
-        return row.get("dataset"), row.get("protocol"), row.get("code"), row.get("search")
+    def key(row):  # the table too: a file's table of all rows mixes its tables' data
+        return (row.get("table"), row.get("dataset"), row.get("protocol"), row.get("code"),
+                row.get("search"))
 
     pq = {key(r): r["mAP@all"] for r in rows
           if r.get("method") == "pq" and r.get("mAP@all")}

@@ -583,6 +583,10 @@ def test_distort_images_bad_input(X, shape, kind, match):
         ds.distort_images(X, shape, kind)
 
 
-def test_distort_images_negative_limits():
+def test_distort_images_negative_or_fractional_limits_and_no_rows():
     with pytest.raises(ValueError, match="must be >= 0"):
         ds.distort_images(np.zeros((1, 16)), (1, 4, 4), "jitter", max_shift=-1)
+    with pytest.raises(ValueError, match="whole number"):
+        ds.distort_images(np.zeros((1, 16)), (1, 4, 4), "jitter", max_shift=1.5)
+    for kind in ("invert", "jitter"):
+        assert ds.distort_images(np.zeros((0, 16)), (1, 4, 4), kind).shape == (0, 16)

@@ -396,7 +396,8 @@ def test_empty_layer_widths_are_allowed(digits):
 @pytest.mark.parametrize(
     "estimator",
     [DeepSOMQuantizer(random_state=0), CNNBHHasher(random_state=0), SSDHHasher(random_state=0),
-     DPQQuantizer(random_state=0), DeepQuanHasher(K=8, random_state=0)],
+     DPQQuantizer(random_state=0), DeepQuanHasher(K=8, pretrain_epochs=2, max_epochs=2,
+                                                   random_state=0)],
     ids=lambda est: type(est).__name__,
 )
 def test_methods_subset_invariance_with_default_parameters(estimator):

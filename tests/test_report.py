@@ -311,6 +311,10 @@ def test_merged_table_over_several_datasets_says_each_rows_data_and_gain_over_pq
     header, body = _parse_table((tmp_path / "gen" / "transfer_digits.inc.rst").read_text())
     assert "dataset" not in header  # one dataset: no column
     assert body[1][header.index("vs PQ")] == "-50.0%"
+    # the file's table of all rows: each row still against its own table's PQ
+    header, body = _parse_table((tmp_path / "gen" / "transfer.inc.rst").read_text())
+    assert [row[header.index("vs PQ")] for row in body] == [
+        "--", "+50.0%", "--", "-25.0%", "--", "+25.0%", "--", "-50.0%"]
 
 
 def test_benchmark_on_a_distorted_dataset_records_it_and_shows_no_paper_figure(tmp_path):

@@ -65,6 +65,8 @@ def distort_images(X, input_shape, kind, *, max_shift=3, max_rotation=15.0, rand
                          f"got values from {X.min()} to {X.max()}.")
     if kind == "invert":
         return 1.0 - X
+    if not isinstance(max_shift, (int, np.integer)) or isinstance(max_shift, bool):
+        raise ValueError(f"max_shift must be a whole number of pixels, got {max_shift!r}.")
     if max_shift < 0 or max_rotation < 0:
         raise ValueError(f"max_shift and max_rotation must be >= 0, got {max_shift} and "
                          f"{max_rotation}.")
@@ -79,4 +81,4 @@ def distort_images(X, input_shape, kind, *, max_shift=3, max_rotation=15.0, rand
             rotated = ndimage.rotate(images[i, c], angles[i], reshape=False, order=1,
                                      mode="constant", cval=0.0)
             out[i, c] = ndimage.shift(rotated, shifts[i], order=0, mode="constant", cval=0.0)
-    return np.clip(out, 0.0, 1.0).reshape(n, -1)
+    return np.clip(out, 0.0, 1.0).reshape(n, X.shape[1])

@@ -234,8 +234,9 @@ class DeepQuanHasher(BaseQuantizer):
         (see the Notes).
     pretrain_epochs : int or "auto", default="auto"
         Epochs of autoencoder pre-training (reconstruction only). ``"auto"``:
-        at least the 720 optimizer updates of the MNIST runs the defaults were
-        selected on (20 epochs of 36 batches: 9,000 images, batches of 256),
+        at least the 720 optimizer updates of the MNIST benchmark runs (20
+        epochs of 36 batches: 9,000 images, batches of 256; the defaults were
+        selected with 20 epochs on 8,000 of them),
         and at least 20 epochs: ``max(20, ceil(720 / batches_per_epoch))``.
         On 1,497 digits that is 120 epochs; on MNIST-sized sets and larger, 20.
     max_epochs : int or "auto", default="auto"
@@ -263,9 +264,9 @@ verbose, device, random_state :
     input_variance_ : float
         The training inputs' mean variance per feature, the scale of the
         reconstruction term (1.0 where the inputs are constant).
-    pretrain_epochs_, max_epochs_ : int
-        The pre-training epochs and fine-tuning rounds of the fit
-        (``"auto"`` resolved).
+    pretrain_epochs_ : int
+        The pre-training epochs of the fit (``"auto"`` resolved;
+        ``max_epochs_``, below, is its fine-tuning rounds).
     net_ : skorch NeuralNet
         The trained autoencoder (``net_.module_``: a :class:`DeepQuanModule`).
     %(shared_attributes)s
