@@ -527,6 +527,9 @@ def curve_figure(rows, path):
     return Path(path)
 
 
+_MAX_FIGURE_LINES = 10
+
+
 def _render_rows(rows, stem):
     """A benchmark table ``stem.inc.rst`` and, where a method has several code
     lengths, its figure ``stem.png``; returns the written paths."""
@@ -535,9 +538,13 @@ def _render_rows(rows, stem):
     curves = {}
     for row in rows:
         if "n_bits" in row and "mAP@all" in row:
-            curves.setdefault(f"{row.get('method', '?')} ({row.get('search', '')})",
+            on = f", {row['dataset']}" if row.get("dataset") else ""
+            curves.setdefault(f"{row.get('method', '?')} ({row.get('search', '')}{on})",
                               []).append(row)
-    if any(len({r["n_bits"] for r in group}) > 1 for group in curves.values()):
+    # a line per method with several code lengths; none where the lines would be
+    # too many to read (a file's table of all its rows: each table has its own)
+    curves = {k: g for k, g in curves.items() if len({r["n_bits"] for r in g}) > 1}
+    if 0 < len(curves) <= _MAX_FIGURE_LINES:
         written.append(_code_length_figure(curves, f"{stem}.png"))
     if any(r.get("curve") for r in rows):  # --curve: the learning curves too
         Path(f"{stem}_curve.inc.rst").write_text(curve_table(rows))

@@ -294,7 +294,8 @@ verbose, device, random_state :
     without it the triplet term rewarded a growing scale of ``z`` and
     retrieval mAP fell as training went on (0.54 after 10 epochs, 0.48
     after 30, below the pre-trained autoencoder's 0.545); with it and the
-    defaults, DAE-PQ reaches 0.597 and DeepQuan 0.714 (our measurements,
+    defaults, DAE-PQ reaches 0.603 and DeepQuan 0.698, PQ 0.489 (16 bits,
+    symmetric; our measurements with two torch threads,
     see the benchmarks page). Two defaults are derived from the data in
     ``fit`` so that they transfer beyond MNIST (chosen on validation splits
     of the training data of digits, MNIST and CIFAR-10-GIST, see the
