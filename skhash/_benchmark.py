@@ -504,13 +504,13 @@ def run_benchmark(args, out=None, progress=None):
                 row["curve"] = [{"epoch": p["epoch"], "mAP@all": p[row["search"] if
                                  row["search"] in p else "sym"]} for p in curve.points]
             # a distorted dataset is not the papers': no published figure beside it
-            paper = (None if getattr(args, "distort", None) else
+            paper = (None if distort else
                      paper_figure(args.dataset, args.protocol, label, code, row["search"]))
             if paper is not None:
                 row["paper_mAP"] = paper
             other = PAPER_FIGURES_OTHER.get((args.dataset, args.protocol, getattr(
                 args, "features", "pixels"), label, int(round(row["n_bits"]))))
-            if other is not None and not getattr(args, "distort", None):
+            if other is not None and not distort:
                 row[f"paper_{other[0]}"] = other[1]
             rows.append(row)
             print(f"[{i}/{len(runs)}] {label} {code} {row['search']}: "

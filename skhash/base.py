@@ -369,7 +369,7 @@ class BaseDeepEncoder(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         X_train, y_train, valid = self._split(X, y_t, rng)
         self._check_params_vs_input(X_train, X.shape[0])
         n_train = X_train.shape[0]
-        batch_size = self._resolve_batch_size(n_train)
+        batch_size = min(self.batch_size, n_train)
         drop_last = n_train % batch_size == 1  # a last batch of one sample breaks BatchNorm
         self._batches_per_epoch = n_train // batch_size + (n_train % batch_size > 1)
         max_epochs = self._resolve_max_epochs(self._batches_per_epoch)
@@ -415,10 +415,6 @@ class BaseDeepEncoder(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
             self._after_fit(X, y_t)
         self.interrupted_ = interrupted
         self.n_iter_ = len(self.net_.history)
-
-    def _resolve_batch_size(self, n_train):
-        """The training batch size for ``n_train`` rows (at most ``n_train``)."""
-        return min(int(self.batch_size), n_train)
 
     def _train(self, X, y):
         """Run the training schedule (one skorch ``fit`` by default).
