@@ -3,8 +3,8 @@
 # them into benchmarks/published/ (what the docs' tables and figures are drawn from).
 #
 #   bash benchmarks/regenerate.sh mnist      # MNIST, every table: about 2 hours on 2 CPU cores
-#   bash benchmarks/regenerate.sh digits     # scikit-learn's 8 x 8 digits: a few minutes
-#   bash benchmarks/regenerate.sh gist       # DeepQuan on a CIFAR-10-GIST validation split: 30 min
+#   bash benchmarks/regenerate.sh digits     # scikit-learn's 8 x 8 digits: about 40 minutes
+#   bash benchmarks/regenerate.sh gist       # DeepQuan on a CIFAR-10-GIST validation split: 45 min
 #   bash benchmarks/regenerate.sh unseen     # CIFAR-10, unseen classes: about 1 hour
 #
 # The raw outputs go to benchmarks/results/ (ignored by git): NAME.json (every figure
@@ -91,6 +91,8 @@ case "$target" in
         run mnist_deepsom "${M[@]}" --methods deepsom --deepsom-variants full zero
         run mnist_deepsom_maps "${M[@]}" --methods deepsom --map-shape 75x75 10x10
         run mnist_deepsom_zero40 "${M[@]}" --methods deepsom --deepsom-variants zero --epochs 40
+        run mnist_deepquan_defaults "${M[@]}" --methods pq deepquan --codes 2x256 \
+            --deepquan-variants full dae_pq
         run mnist_jitter_deepquan "${M[@]}" --distort jitter --methods pq deepquan \
             --codes 2x256 4x256 8x256 --deepquan-variants full dae_pq
         "$PYTHON" -m skhash report --merge benchmarks/published/mnist.json \
@@ -103,6 +105,7 @@ case "$target" in
             "$R/mnist_deepsom.json=deepsom" "$R/mnist_deepsom_maps.json=deepsom" \
             "$R/mnist_deepsom_zero40.json=deepsom" \
             "$R/mnist_jitter_deepquan.json=deepquan_jitter" \
+            "$R/mnist_deepquan_defaults.json=deepquan_defaults" \
             --notes "$machine; ${NOTES:-the runs one after the other}"
         ;;
     digits)
@@ -110,7 +113,8 @@ case "$target" in
             --deepquan-variants full dae_pq
         validate digits_deepquan_validation --dataset digits pq '{}' \
             '{"pretrain_epochs": 20, "max_epochs": 10}' '{"quantization_loss": null}' \
-            '{"hidden_units": [256]}' '{"hidden_units": [256], "pretrain_epochs": 20, "max_epochs": 10}'
+            '{"standardize": false}' '{"eta": 2}' '{"eta": 8}' '{"margin": 0.1}' \
+            '{"margin": 0.001, "negative_weight": 0.2}'
         "$PYTHON" -m skhash report --merge benchmarks/published/digits.json \
             "$R/digits_deepquan.json=deepquan" "$R/digits_deepquan_validation.json=deepquan_validation" \
             --notes "$machine; ${NOTES:-the runs one after the other}"
@@ -118,7 +122,8 @@ case "$target" in
     gist)
         validate deepquan_gist_validation --dataset cifar10 --features gist \
             --data-home "$DATA/cifar10-jpeg" --n-train 10000 pq '{}' '{"quantization_loss": null}' \
-            '{"eta": 0.0079}'
+            '{"standardize": false}' '{"quantization_loss": null, "standardize": false}' \
+            '{"eta": 8}' '{"margin": 0.1}' '{"margin": 0.001, "negative_weight": 0.2}'
         "$PYTHON" -m skhash report --merge benchmarks/published/deepquan.json \
             "$R/deepquan_gist_validation.json=gist_validation" \
             --notes "$machine; ${NOTES:-one run}"

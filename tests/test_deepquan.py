@@ -138,8 +138,12 @@ def test_codes_shapes_and_inverse_transform(fitted, data):
     rec = fitted.inverse_transform(codes)
     assert rec.shape == Xq.shape and rec.dtype == np.float32
     with torch.no_grad():
-        ref = fitted.net_.module_.decoder(torch.as_tensor(fitted.code_space_.decode(codes)))
-    np.testing.assert_allclose(rec, ref.numpy(), rtol=1e-5, atol=1e-6)
+        module = fitted.net_.module_
+        ref = module.decoder(torch.as_tensor(fitted.code_space_.decode(codes)))
+    # the decoder works on standardized inputs: mapped back to the input's scale
+    scale = np.sqrt(fitted.input_variance_)
+    np.testing.assert_allclose(rec, ref.numpy() * scale + fitted.input_mean_,
+                               rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("asymmetric", [False, True])
@@ -278,13 +282,35 @@ def test_fit_measures_the_inputs_variance_at_any_scale(data, scale):
     assert 0.05 < first < 10.0 and est.input_variance_ > 1000 * (scale > 1) * 1.0
 
 
+def test_standardized_inputs_make_the_fit_scale_free(data):
+    X = data[2]
+    est = _fast(pretrain_epochs=1, max_epochs=1).fit(X)
+    module = est.net_.module_
+    np.testing.assert_allclose(module.shift.numpy(), X.mean(0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(est.input_mean_, X.mean(0), rtol=1e-5, atol=1e-6)
+    assert module.scale.item() == pytest.approx(np.sqrt(est.input_variance_))
+    # the network sees (x - mean) / std: four times the inputs (an exact scaling
+    # in float32) train the same network to the same codes
+    scaled = _fast(pretrain_epochs=1, max_epochs=1).fit(X * 4)
+    np.testing.assert_array_equal(scaled.transform(X[:50] * 4), est.transform(X[:50]))
+    np.testing.assert_allclose(scaled.inverse_transform(est.transform(X[:5])),
+                               4 * est.inverse_transform(est.transform(X[:5])),
+                               rtol=1e-4, atol=1e-4)
+    # without it the raw inputs go in: the identity buffers
+    raw = _fast(pretrain_epochs=1, max_epochs=1, standardize=False).fit(X)
+    assert not raw.net_.module_.shift.any() and raw.net_.module_.scale.item() == 1.0
+    assert not np.array_equal(raw.transform(X[:50]), est.transform(X[:50]))
+
+
 def test_mean_variance_chunked_and_constant_inputs():
     X = np.random.RandomState(0).rand(1000, 5).astype(np.float32) * 4 + 3
-    assert _deepquan._mean_variance(X, chunk=77) == pytest.approx(np.var(X.astype(np.float64),
-                                                                          axis=0).mean())
+    mean, variance = _deepquan._mean_variance(X, chunk=77)
+    np.testing.assert_allclose(mean, X.astype(np.float64).mean(0), rtol=1e-12)
+    assert variance == pytest.approx(np.var(X.astype(np.float64), axis=0).mean())
     est = DeepQuanHasher(M=1, K=2)
     est._check_params_vs_input(np.ones((10, 3), dtype=np.float32), 10)
     assert est._input_variance == 1.0  # nothing to scale by
+    np.testing.assert_array_equal(est._input_mean, np.ones(3))
 
 
 @pytest.mark.parametrize("n, pretrain, rounds", [(9000, 20, 10), (59000, 20, 10),
