@@ -5,6 +5,7 @@
 #   bash benchmarks/regenerate.sh mnist      # MNIST, every table: about 2 hours on 2 CPU cores
 #   bash benchmarks/regenerate.sh digits     # scikit-learn's 8 x 8 digits: about 40 minutes
 #   bash benchmarks/regenerate.sh gist       # DeepQuan on a CIFAR-10-GIST validation split: 45 min
+#   bash benchmarks/regenerate.sh gate       # DeepQuan's fine-tuning gate: 5 validation splits, 4 query sets: 70 min
 #   bash benchmarks/regenerate.sh unseen     # CIFAR-10, unseen classes: about 1 hour
 #
 # The raw outputs go to benchmarks/results/ (ignored by git): NAME.json (every figure
@@ -25,7 +26,7 @@ DATA=${DATA:-../shared/data}
 PYTHON=${PYTHON:-python}
 R=benchmarks/results
 mkdir -p "$R"
-target=${1:?usage: bash benchmarks/regenerate.sh mnist|digits|gist|unseen [skhash benchmark options]}
+target=${1:?usage: bash benchmarks/regenerate.sh mnist|digits|gist|gate|unseen [skhash benchmark options]}
 shift
 EXTRA=("$@")
 
@@ -128,6 +129,33 @@ case "$target" in
             "$R/deepquan_gist_validation.json=gist_validation" \
             --notes "$machine; ${NOTES:-one run}"
         ;;
+    gate)
+        # DeepQuan's fine-tuning gate (min_stability): always fine-tuned, DAE-PQ and PQ
+        # on five validation splits, the code stability beside each
+        G=(pq '{"min_stability": 0}' '{"quantization_loss": null}')
+        validate gate_digits --dataset digits "${G[@]}"
+        validate gate_mnist --dataset mnist --data-home "$DATA/mnist" "${G[@]}"
+        validate gate_mnist_jitter --dataset mnist --data-home "$DATA/mnist" --distort jitter \
+            "${G[@]}"
+        validate gate_gist --dataset cifar10 --features gist --data-home "$DATA/cifar10-jpeg" \
+            --n-train 10000 "${G[@]}"
+        validate gate_cifar10 --dataset cifar10 --data-home "$DATA/cifar10-jpeg" \
+            --n-train 10000 "${G[@]}"
+        # today's defaults on the benchmark queries, 16/32/64 bits, PQ beside them
+        Q=(--methods pq deepquan --codes 2x256 4x256 8x256 --deepquan-variants full)
+        run gate_q_digits --dataset digits "${Q[@]}"
+        run gate_q_mnist --dataset mnist --data-home "$DATA/mnist" "${Q[@]}"
+        run gate_q_mnist_jitter --dataset mnist --data-home "$DATA/mnist" --distort jitter \
+            "${Q[@]}" dae_pq
+        run gate_q_gist --dataset cifar10 --data-home "$DATA/cifar10-jpeg" --protocol cnnh \
+            --features gist --k 1000 --map-normalize relevant min "${Q[@]}"
+        "$PYTHON" -m skhash report --merge benchmarks/published/deepquan_gate.json \
+            "$R/gate_q_digits.json=queries" "$R/gate_q_mnist.json=queries" \
+            "$R/gate_q_mnist_jitter.json=queries" "$R/gate_q_gist.json=queries" \
+            "$R/gate_digits.json=validation" "$R/gate_mnist.json=validation" \
+            "$R/gate_mnist_jitter.json=validation" "$R/gate_gist.json=validation" \
+            "$R/gate_cifar10.json=validation" --notes "$machine; ${NOTES:-one run}"
+        ;;
     unseen)
         run cifar10_unseen --dataset cifar10 --data-home "$DATA/cifar10-jpeg" \
             --protocol unseen --methods cnnbh dpq itq lsh --bits 48 --codes 8x64
@@ -135,7 +163,7 @@ case "$target" in
             "$R/cifar10_unseen.json" --notes "$machine${NOTES:+; $NOTES}"
         ;;
     *)
-        echo "unknown target $target: mnist, digits, gist or unseen" >&2
+        echo "unknown target $target: mnist, digits, gist, gate or unseen" >&2
         exit 2
         ;;
 esac

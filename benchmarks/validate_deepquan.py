@@ -102,11 +102,17 @@ def main(argv=None):
             figures = evaluate(model, X[val], y[val], X[train], y[train],
                                asymmetric=search == "asym")
             found[search] = figures["mAP@all"]
-            rows.append({"method": label, "dataset": dataset, "code": f"M={M},K={K}",
-                         "search": search, "mAP@all": figures["mAP@all"], "fit_s": fit_s,
-                         "note": "" if text == "pq" else text})
+            row = {"method": label, "dataset": dataset, "code": f"M={M},K={K}",
+                   "search": search, "mAP@all": figures["mAP@all"], "fit_s": fit_s,
+                   "note": "" if text == "pq" else text}
+            stability = getattr(model, "code_stability_", None)
+            if stability is not None:  # the fine-tuning's gate (min_stability)
+                row.update(code_stability=stability, fine_tuned=bool(model.fine_tuned_))
+            rows.append(row)
+        stability = getattr(model, "code_stability_", None)
         print(f"{text:<55} validation mAP sym {found['sym']:.4f} asym {found['asym']:.4f} "
-              f"fit {fit_s:.0f} s", flush=True)
+              f"fit {fit_s:.0f} s" + ("" if stability is None else
+                                      f" code stability {stability:.3f}"), flush=True)
         if args.output:
             save_results(args.output, rows, environment(
                 argv=None if argv is None else ["benchmarks/validate_deepquan.py", *argv]))

@@ -192,12 +192,14 @@ DPQ_ABLATIONS = {
 }
 
 # --deepquan-variants: the paper's baselines (Table 3) and loss ablation (Table 4)
+# (the loss ablations and "tuned" always fine-tune: min_stability 0)
 DEEPQUAN_VARIANTS = {
     "full": {},
+    "tuned": {"min_stability": 0.0},
     "dae_pq": {"quantization_loss": None},
-    "triplet_only": {"eta": 0.0},
-    "quadratic_only": {"quantization_loss": "quadratic", "eta": 0.0},
-    "quadratic": {"quantization_loss": "quadratic"},
+    "triplet_only": {"eta": 0.0, "min_stability": 0.0},
+    "quadratic_only": {"quantization_loss": "quadratic", "eta": 0.0, "min_stability": 0.0},
+    "quadratic": {"quantization_loss": "quadratic", "min_stability": 0.0},
 }
 
 # --deepsom-variants: full DeepSOM, and DeepSOM-0 (pre-training + SOM only)
@@ -497,6 +499,9 @@ def run_benchmark(args, out=None, progress=None):
                    "search": ("asym" if asymmetric else "sym")
                    if encoder.code_space_.kind == "product" else "hamming",
                    "fit_s": fit_s}
+            if getattr(encoder, "code_stability_", None) is not None:  # DeepQuan's gate
+                row["code_stability"] = encoder.code_stability_
+                row["fine_tuned"] = bool(encoder.fine_tuned_)
             row.update(evaluate(encoder, X[split.query], y[split.query], X[split.database],
                                 y[split.database], k=args.k, asymmetric=asymmetric,
                                 also_normalize=tuple(getattr(args, "map_normalize", ()) or ())))
@@ -578,7 +583,7 @@ def _print_table(rows, out):
         cols += [c for c in row if c not in cols and c != "curve"]
     fmt = {c: (lambda v: f"{v:.4f}") for c in cols}
     fmt.update({"method": str, "code": str, "search": str, "n_bits": lambda v: f"{v:g}",
-                "fit_s": lambda v: f"{v:.1f}",
+                "fit_s": lambda v: f"{v:.1f}", "fine_tuned": lambda v: "yes" if v else "no",
                 "encode_us_per_item": lambda v: f"{v:.1f}"})
     cells = [[fmt[c](r[c]) if c in r else "-" for c in cols] for r in rows]
     widths = [max(len(c), *(len(r[j]) for r in cells)) for j, c in enumerate(cols)]
@@ -607,7 +612,8 @@ def build_parser():
     variants = [
         ("--dpq-ablation", DPQ_ABLATIONS, "DPQ: loss variants to compare (full, no_central, "
          "no_gini_batch, no_gini_sample)"),
-        ("--deepquan-variants", DEEPQUAN_VARIANTS, "DeepQuan: variants to compare (full; dae_pq "
+        ("--deepquan-variants", DEEPQUAN_VARIANTS, "DeepQuan: variants to compare (full = the "
+         "defaults; tuned = fine-tuned whatever the code's k-means stability; dae_pq "
          "= PQ on the pre-trained autoencoder code; triplet_only and quadratic_only = eta 0 "
          "with the weighted triplet or the quadratic PQ loss; quadratic = quadratic + "
          "reconstruction). Label-free methods (deepquan, pq, itq, lsh) train on the whole "

@@ -314,7 +314,9 @@ _HEAD_COLUMNS = [  # (key, header, digits)
     ("_gap", "gap", 4),
 ]
 _TAIL_COLUMNS = [
-    ("P@r2", "P@r2", 4), ("accuracy", "accuracy", 4), ("fit_s", "fit s", 1),
+    ("P@r2", "P@r2", 4), ("accuracy", "accuracy", 4),
+    ("code_stability", "code stability", 3), ("fine_tuned", "fine-tuned", None),
+    ("fit_s", "fit s", 1),
     ("encode_us_per_item", "encode µs/item", 1), ("note", "note", None),
 ]
 # mAP@k under each normalisation, P@k, and other papers' figures ("paper_MAP@1000"):
@@ -387,6 +389,8 @@ def benchmark_table(rows):
                 value = None if gain is None else f"{100 * gain:+.1f}%"
             if value is None:
                 cells.append("--")
+            elif isinstance(value, bool):
+                cells.append("yes" if value else "no")
             elif digits is None or isinstance(value, str):
                 cells.append(str(value))
             else:

@@ -19,8 +19,9 @@ def data():
 
 
 def _fast(**kw):
+    # min_stability=0: always fine-tune (the gate has its own tests)
     params = dict(M=2, K=16, hidden_units=(32,), pretrain_epochs=3, max_epochs=3,
-                  batch_size=64, lr=3e-3, random_state=0)
+                  batch_size=64, lr=3e-3, min_stability=0.0, random_state=0)
     params.update(kw)
     return DeepQuanHasher(**params)
 
@@ -89,6 +90,8 @@ def test_codebooks_update_every_epoch_and_loss_decreases(data, monkeypatch):
         return out
 
     monkeypatch.setattr(_deepquan, "fit_codebooks", spy)
+    # the stability measure's own k-means (tested below) left out of the count
+    monkeypatch.setattr(DeepQuanHasher, "_code_stability", lambda self, Z: 1.0)
     est = _fast(pretrain_epochs=2, max_epochs=6).fit(data[2])
     # one k-means after pre-training, one per epoch, one final on all rows
     assert len(calls) == 1 + 6 + 1
@@ -115,6 +118,41 @@ def test_dae_pq_is_kmeans_of_the_pretrained_code(data):
     # training on the triplet objective moves the network away from the pre-trained one
     full = _fast().fit(Xdb)
     assert not np.allclose(full.embed(Xdb[:20]), Z[:20])
+
+
+def test_code_stability_is_high_on_clusters_and_low_on_noise():
+    rng = np.random.RandomState(0)
+    est = _fast(M=2, K=4)
+    est._M = 2
+    centres = rng.randn(4, 2, 3) * 20  # 4 well-separated blobs in each subspace
+    blobs = (centres[rng.randint(4, size=400)] + rng.randn(400, 2, 3)).reshape(400, 6)
+    torch.manual_seed(0)
+    assert est._code_stability(blobs.astype(np.float32)) == pytest.approx(1.0)
+    est.K = 16  # 16 cells cut from a uniform cloud depend on the seed
+    noise = rng.rand(2000, 6).astype(np.float32)
+    assert est._code_stability(noise) < 0.8
+
+
+def test_fine_tuning_runs_only_on_a_stable_code(data):
+    Xdb = data[2]
+    dae = _fast(quantization_loss=None).fit(Xdb)
+    assert dae.code_stability_ is None and not dae.fine_tuned_
+    tuned = _fast().fit(Xdb)
+    assert tuned.fine_tuned_ and 0 < tuned.code_stability_ <= 1
+    assert len(tuned.history_) == 3 + 3
+    gated = _fast(min_stability=1.0).fit(Xdb)  # no code is that stable: DAE-PQ
+    assert not gated.fine_tuned_ and gated.code_stability_ == tuned.code_stability_
+    assert len(gated.history_) == 3
+    np.testing.assert_array_equal(gated.codebooks_, dae.codebooks_)
+    np.testing.assert_array_equal(gated.transform(Xdb), dae.transform(Xdb))
+
+
+def test_stability_measure_leaves_the_fits_rng_alone(data, monkeypatch):
+    Xdb = data[2]
+    measured = _fast().fit(Xdb)
+    monkeypatch.setattr(DeepQuanHasher, "_code_stability", lambda self, Z: 1.0)
+    unmeasured = _fast().fit(Xdb)  # draws nothing between pre-training and fine-tuning
+    np.testing.assert_array_equal(measured.codebooks_, unmeasured.codebooks_)
 
 
 def test_labels_are_ignored_and_fit_repeats(fitted, data):
@@ -171,6 +209,7 @@ def test_retrieval_beats_chance_symmetric_and_asymmetric(fitted, data):
         (dict(negative_weight=1.0), "'negative_weight' parameter"),
         (dict(negative_weight=0.0), "'negative_weight' parameter"),
         (dict(margin=-0.5), "'margin' parameter"),
+        (dict(min_stability=1.5), "'min_stability' parameter"),
         (dict(n_bits=10, K=16), "n_bits=10 cannot be met with K=16"),
         (dict(n_bits=8, K=24), "K to be a power of 2"),
         (dict(hidden_units=(0,)), "hidden_units must be positive"),

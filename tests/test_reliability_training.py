@@ -49,9 +49,10 @@ def _dpq(**kw):
 
 
 def _dq(**kw):
+    # min_stability=0: always fine-tune, whatever the tiny code's stability
     return DeepQuanHasher(**{**dict(M=2, K=8, hidden_units=(32,), pretrain_epochs=3,
                                     max_epochs=3, batch_size=64, kmeans_max_iter=5,
-                                    random_state=0), **kw})
+                                    min_stability=0.0, random_state=0), **kw})
 
 
 def _dsom(**kw):
@@ -128,8 +129,10 @@ def _som_spy(monkeypatch, raise_on=()):
 
 def _kmeans_spy(monkeypatch, raise_on=()):
     """Record (Z, init, codebooks) of every k-means of DeepQuan; Ctrl-C in the
-    calls numbered ``raise_on`` (1-based; "all": every call)."""
+    calls numbered ``raise_on`` (1-based; "all": every call). The gate's
+    stability measure (its own k-means) is replaced by a constant 1.0."""
     calls = []
+    monkeypatch.setattr(DeepQuanHasher, "_code_stability", lambda self, Z: 1.0)
 
     def spy(Z, M, K, **kw):
         calls.append({"Z": np.array(Z), "init": kw["init"]})
@@ -328,6 +331,19 @@ def test_deepquan_interrupt_in_kmeans(digits, monkeypatch):
     assert len(calls) == 2 and calls[1]["init"] is None
     _assert_usable(dq, X, y)
     _assert_kmeans_matches_network(dq, X, calls)
+
+
+def test_deepquan_interrupt_in_the_stability_measure(digits, monkeypatch):
+    X, y = digits
+
+    def interrupted(self, Z):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(DeepQuanHasher, "_code_stability", interrupted)
+    dq = _fit(_dq(), X)
+    assert len(dq.history_) == 3  # no fine-tuning
+    assert dq.code_stability_ is None and not dq.fine_tuned_
+    _assert_usable(dq, X, y)
 
 
 def test_interrupted_refit_replaces_the_whole_state(digits, monkeypatch):

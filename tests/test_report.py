@@ -359,3 +359,18 @@ def test_deepquan_validation_script_never_reads_the_benchmark_queries(tmp_path, 
     header, body = _parse_table((tmp_path / "gen" / "v.inc.rst").read_text())
     assert body[2][header.index("vs PQ")] == (
         f"{100 * (rows[2]['mAP@all'] / rows[0]['mAP@all'] - 1):+.1f}%")
+
+
+def test_deepquan_gate_columns_show_the_stability_and_the_decision():
+    from skhash._report import benchmark_table
+
+    rows = [{"method": "deepquan", "code": "M=2,K=256", "search": "sym", "mAP@all": 0.5,
+             "code_stability": 0.4, "fine_tuned": True, "fit_s": 3.0},
+            {"method": "deepquan", "code": "M=2,K=256", "search": "sym", "mAP@all": 0.4,
+             "code_stability": 0.1987, "fine_tuned": False, "fit_s": 3.0},
+            {"method": "pq", "code": "M=2,K=256", "search": "sym", "mAP@all": 0.3}]
+    header, body = _parse_table(benchmark_table(rows))
+    stab, tuned = header.index("code stability"), header.index("fine-tuned")
+    assert stab < tuned < header.index("fit s")
+    assert [(r[stab], r[tuned]) for r in body] == [("0.400", "yes"), ("0.199", "no"),
+                                                   ("--", "--")]
