@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 
-from skhash._benchmark import _load, _split, build_parser, evaluate
+from skhash._benchmark import _load, _split, build_parser, evaluate, gate_columns
 from skhash._report import environment, save_results
 from skhash.quantization import DeepQuanHasher, ProductQuantizer
 
@@ -105,14 +105,11 @@ def main(argv=None):
             row = {"method": label, "dataset": dataset, "code": f"M={M},K={K}",
                    "search": search, "mAP@all": figures["mAP@all"], "fit_s": fit_s,
                    "note": "" if text == "pq" else text}
-            stability = getattr(model, "code_stability_", None)
-            if stability is not None:  # the fine-tuning's gate (min_stability)
-                row.update(code_stability=stability, fine_tuned=bool(model.fine_tuned_))
-            rows.append(row)
-        stability = getattr(model, "code_stability_", None)
+            rows.append({**row, **gate_columns(model)})  # the fine-tuning's gate
+        gate = gate_columns(model)
         print(f"{text:<55} validation mAP sym {found['sym']:.4f} asym {found['asym']:.4f} "
-              f"fit {fit_s:.0f} s" + ("" if stability is None else
-                                      f" code stability {stability:.3f}"), flush=True)
+              f"fit {fit_s:.0f} s" + (f" code stability {gate['code_stability']:.3f}"
+                                      if gate else ""), flush=True)
         if args.output:
             save_results(args.output, rows, environment(
                 argv=None if argv is None else ["benchmarks/validate_deepquan.py", *argv]))

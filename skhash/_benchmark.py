@@ -375,6 +375,15 @@ def _split(args, y, is_test):
                         random_state=args.seed)
 
 
+def gate_columns(encoder):
+    """DeepQuan's fine-tuning gate as row columns (``code_stability``,
+    ``fine_tuned``); empty for other encoders and where it was not measured."""
+    stability = getattr(encoder, "code_stability_", None)
+    if stability is None:
+        return {}
+    return {"code_stability": stability, "fine_tuned": bool(encoder.fine_tuned_)}
+
+
 def evaluate(encoder, X_query, y_query, X_db, y_db, k=100, radius=2, asymmetric=False,
              also_normalize=()):
     """Retrieval figures of a fitted encoder: queries against the database.
@@ -499,9 +508,7 @@ def run_benchmark(args, out=None, progress=None):
                    "search": ("asym" if asymmetric else "sym")
                    if encoder.code_space_.kind == "product" else "hamming",
                    "fit_s": fit_s}
-            if getattr(encoder, "code_stability_", None) is not None:  # DeepQuan's gate
-                row["code_stability"] = encoder.code_stability_
-                row["fine_tuned"] = bool(encoder.fine_tuned_)
+            row.update(gate_columns(encoder))
             row.update(evaluate(encoder, X[split.query], y[split.query], X[split.database],
                                 y[split.database], k=args.k, asymmetric=asymmetric,
                                 also_normalize=tuple(getattr(args, "map_normalize", ()) or ())))
