@@ -6,6 +6,7 @@
 #   bash benchmarks/regenerate.sh digits     # scikit-learn's 8 x 8 digits: about 40 minutes
 #   bash benchmarks/regenerate.sh gist       # DeepQuan on a CIFAR-10-GIST validation split: 45 min
 #   bash benchmarks/regenerate.sh gate       # DeepQuan's fine-tuning gate: 5 validation splits, 4 query sets: 70 min
+#   bash benchmarks/regenerate.sh ceiling    # label-free float ceilings on the 5 gate splits: 5 min
 #   bash benchmarks/regenerate.sh unseen     # CIFAR-10, unseen classes: about 1 hour
 #
 # The raw outputs go to benchmarks/results/ (ignored by git): NAME.json (every figure
@@ -26,7 +27,7 @@ DATA=${DATA:-../shared/data}
 PYTHON=${PYTHON:-python}
 R=benchmarks/results
 mkdir -p "$R"
-target=${1:?usage: bash benchmarks/regenerate.sh mnist|digits|gist|gate|unseen [skhash benchmark options]}
+target=${1:?usage: bash benchmarks/regenerate.sh mnist|digits|gist|gate|ceiling|unseen [skhash benchmark options]}
 shift
 EXTRA=("$@")
 
@@ -58,10 +59,14 @@ run() {  # run NAME ARGS...: one skhash benchmark run, its figures in $R/NAME.js
 }
 
 validate() {  # validate NAME ARGS...: a validation-split study (benchmarks/validate_deepquan.py)
-    local name=$1
-    shift
-    echo "== $name: python benchmarks/validate_deepquan.py $*" >&2
-    if ! "$PYTHON" benchmarks/validate_deepquan.py "$@" --output "$R/$name.json" \
+    script NAME validate_deepquan "$@"
+}
+
+script() {  # script NAME SCRIPT ARGS...: benchmarks/SCRIPT.py, its rows in $R/NAME.json
+    local name=$1 file=benchmarks/$2.py
+    shift 2
+    echo "== $name: python $file $*" >&2
+    if ! "$PYTHON" "$file" "$@" --output "$R/$name.json" \
             > "$R/$name.txt" 2> "$R/$name.log"; then
         echo "== $name failed; the end of $R/$name.log:" >&2
         tail -n 20 "$R/$name.log" >&2
@@ -156,6 +161,21 @@ case "$target" in
             "$R/gate_mnist_jitter.json=validation" "$R/gate_gist.json=validation" \
             "$R/gate_cifar10.json=validation" --notes "$machine; ${NOTES:-one run}"
         ;;
+    ceiling)
+        # exact float search in label-free representations, on the gate's validation splits
+        script ceiling_digits label_free_ceiling --dataset digits
+        script ceiling_mnist label_free_ceiling --dataset mnist --data-home "$DATA/mnist"
+        script ceiling_mnist_jitter label_free_ceiling --dataset mnist --data-home "$DATA/mnist" \
+            --distort jitter
+        script ceiling_gist label_free_ceiling --dataset cifar10 --features gist \
+            --data-home "$DATA/cifar10-jpeg" --n-train 10000
+        script ceiling_cifar10 label_free_ceiling --dataset cifar10 \
+            --data-home "$DATA/cifar10-jpeg" --n-train 10000
+        "$PYTHON" -m skhash report --merge benchmarks/published/deepquan_ceiling.json \
+            "$R/ceiling_digits.json=validation" "$R/ceiling_mnist.json=validation" \
+            "$R/ceiling_mnist_jitter.json=validation" "$R/ceiling_gist.json=validation" \
+            "$R/ceiling_cifar10.json=validation" --notes "$machine; ${NOTES:-one run}"
+        ;;
     unseen)
         run cifar10_unseen --dataset cifar10 --data-home "$DATA/cifar10-jpeg" \
             --protocol unseen --methods cnnbh dpq itq lsh --bits 48 --codes 8x64
@@ -163,7 +183,7 @@ case "$target" in
             "$R/cifar10_unseen.json" --notes "$machine${NOTES:+; $NOTES}"
         ;;
     *)
-        echo "unknown target $target: mnist, digits, gist, gate or unseen" >&2
+        echo "unknown target $target: mnist, digits, gist, gate, ceiling or unseen" >&2
         exit 2
         ;;
 esac

@@ -41,6 +41,27 @@ def validation_split(database, n_validation, n_train, seed):
     return (rest if n_train is None else rest[:n_train]), val
 
 
+def load_validation_split(args):
+    """``(X, y, train, val)``: the data of ``skhash benchmark`` for ``args``
+    (dataset, data_home, features, distort, seed) as rows, and the validation
+    split of its database (``args.n_validation`` queries, default 1,000, 300 on
+    the digits; ``args.n_train`` training rows)."""
+    bench = ["benchmark", "--dataset", args.dataset, "--features", args.features,
+             "--seed", str(args.seed)]
+    bench += ["--data-home", args.data_home] if args.data_home else []
+    bench += ["--distort", args.distort] if args.distort else []
+    bargs = build_parser().parse_args(bench)
+    X, y, _, is_test = _load(bargs)
+    X = X.reshape(len(X), -1)
+    database = np.asarray(_split(bargs, y, is_test).database)
+    n_val = args.n_validation
+    if n_val is None:
+        n_val = 300 if args.dataset == "digits" else 1000
+    if n_val < 1:
+        raise SystemExit(f"--n-validation must be at least 1, got {n_val}.")
+    return (X, y, *validation_split(database, n_val, args.n_train, args.seed))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", choices=["digits", "mnist", "cifar10"], default="mnist")
@@ -62,22 +83,9 @@ def main(argv=None):
     parser.add_argument("configs", nargs="*", default=["{}"],
                         help="'pq', or JSON dicts of DeepQuanHasher parameters")
     args = parser.parse_args(argv)
-    bench = ["benchmark", "--dataset", args.dataset, "--features", args.features,
-             "--seed", str(args.seed)]
-    bench += ["--data-home", args.data_home] if args.data_home else []
-    bench += ["--distort", args.distort] if args.distort else []
-    bargs = build_parser().parse_args(bench)
-    X, y, _, is_test = _load(bargs)
-    X = X.reshape(len(X), -1)
+    X, y, train, val = load_validation_split(args)
     if args.input_scale != 1:
         X = X * np.float32(args.input_scale)
-    database = np.asarray(_split(bargs, y, is_test).database)
-    n_val = args.n_validation
-    if n_val is None:
-        n_val = 300 if args.dataset == "digits" else 1000
-    if n_val < 1:
-        raise SystemExit(f"--n-validation must be at least 1, got {n_val}.")
-    train, val = validation_split(database, n_val, args.n_train, args.seed)
     M, K = (int(v) for v in args.codes.lower().split("x"))
     dataset = args.dataset + (f"-{args.features}" if args.features != "pixels" else "") + (
         f"-{args.distort}" if args.distort else "") + (

@@ -374,3 +374,45 @@ def test_deepquan_gate_columns_show_the_stability_and_the_decision():
     assert stab < tuned < header.index("fit s")
     assert [(r[stab], r[tuned]) for r in body] == [("0.400", "yes"), ("0.199", "no"),
                                                    ("--", "--")]
+
+
+def test_label_free_ceiling_script_rows_and_diffusion(tmp_path, capsys, benchmark_script):
+    from sklearn.metrics import pairwise_distances
+
+    from skhash.metrics import mean_average_precision
+
+    ceiling = benchmark_script("label_free_ceiling")
+    # the diffusion follows a chain of neighbours: the far end of the query's chain
+    # ranks above a point of the other chain that is nearer in cosine
+    t = np.linspace(0, 1.2, 25)
+    chain_a = np.c_[np.cos(t), np.sin(t), np.zeros_like(t)]
+    u = np.linspace(0.8, 1.5, 10)
+    chain_b = np.c_[np.cos(u), np.zeros_like(u), np.sin(u)]
+    train = ceiling.unit_rows(np.r_[chain_a[1:], chain_b])
+    query = ceiling.unit_rows(chain_a[:1])
+    scores = ceiling.diffusion_scores(train, query, k=2, alpha=0.99, n_iter=200)
+    far_end = len(chain_a) - 2
+    nearest_b = np.argmax(query @ train[len(chain_a) - 1:].T) + len(chain_a) - 1
+    assert (query @ train.T)[0, far_end] < (query @ train.T)[0, nearest_b]
+    assert scores[0, far_end] > scores[0, nearest_b]
+
+    out = tmp_path / "c.json"
+    ceiling.main(["--dataset", "digits", "--codes", "2x16", "--output", str(out)])
+    _, rows = load_results(out)
+    assert [(r["method"], r["note"]) for r in rows] == [
+        ("pq", "raw"), ("pq", "centred cosine"), ("exact", "Euclidean"),
+        ("exact", "centred cosine"), ("exact", "PCA-64, unit rows"),
+        ("exact", "k-NN diffusion (k=30, alpha=0.9)")]
+    assert all(0 < r["mAP@all"] <= 1 and r["dataset"] == "digits" for r in rows)
+    assert [r["code"] for r in rows] == ["M=2,K=16"] * 2 + ["float"] * 4
+    # the Euclidean row is exact search on the validation split
+    from skhash._benchmark import _load, _split, build_parser
+    bargs = build_parser().parse_args(["benchmark", "--dataset", "digits"])
+    X, y, _, is_test = _load(bargs)
+    X = X.reshape(len(X), -1).astype(np.float32)
+    train, val = benchmark_script("validate_deepquan").validation_split(
+        np.asarray(_split(bargs, y, is_test).database), 300, None, 0)
+    ranking = np.argsort(pairwise_distances(X[val], X[train]), axis=1, kind="stable")
+    assert rows[2]["mAP@all"] == pytest.approx(
+        mean_average_precision(y[val], y[train], ranking), abs=2e-3)
+    assert "validation mAP" in capsys.readouterr().out
