@@ -25,6 +25,16 @@ from skhash.datasets import load_cifar10
 from skhash.quantization import DPQQuantizer
 
 
+def _epochs(text):
+    """``--epochs``: a positive number of epochs, or "auto" (the estimator's own)."""
+    if text == "auto":
+        return text
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"--epochs must be >= 1 or 'auto', got {text}")
+    return value
+
+
 def validation_split(y, n_per_class, seed):
     """``(train, validation)`` indices: ``n_per_class`` of each class in each."""
     rng = np.random.RandomState(seed)
@@ -40,7 +50,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-home", required=True, help="the CIFAR-10 folder")
     parser.add_argument("--n-per-class", type=int, default=500)
-    parser.add_argument("--epochs", type=int, default=20, help="max_epochs of every run")
+    parser.add_argument("--epochs", type=_epochs, default=20,
+                        help='max_epochs of every run: a number or "auto"')
     parser.add_argument("--seed", type=int, default=0, help="seed of the split")
     parser.add_argument("--output", help="also write the rows as JSON (skhash report)")
     parser.add_argument("configs", nargs="*", default=["{}"],
@@ -66,7 +77,8 @@ def main(argv=None):
                          "search": search, "mAP@all": figures["mAP@all"],
                          "accuracy": figures["accuracy"], "fit_s": fit_s, "note": text})
         print(f"{text:<50} validation mAP sym {found['sym']:.4f} asym {found['asym']:.4f} "
-              f"accuracy {rows[-1]['accuracy']:.3f} fit {fit_s:.0f} s", flush=True)
+              f"accuracy {rows[-1]['accuracy']:.3f} epochs {model.max_epochs_} "
+              f"fit {fit_s:.0f} s", flush=True)
         if args.output:
             save_results(args.output, rows, environment())
 

@@ -416,3 +416,12 @@ def test_label_free_ceiling_script_rows_and_diffusion(tmp_path, capsys, benchmar
     assert rows[2]["mAP@all"] == pytest.approx(
         mean_average_precision(y[val], y[train], ranking), abs=2e-3)
     assert "validation mAP" in capsys.readouterr().out
+
+
+def test_validate_dpq_epochs_accept_auto_and_reject_zero(benchmark_script):
+    import argparse
+
+    parse = benchmark_script("validate_dpq")._epochs
+    assert parse("auto") == "auto" and parse("7") == 7
+    with pytest.raises(argparse.ArgumentTypeError, match="--epochs"):
+        parse("0")
