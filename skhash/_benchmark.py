@@ -175,6 +175,21 @@ PAPER_FIGURES_OTHER = {
 }
 
 
+def network_name(encoder):
+    """The network a fitted deep image estimator trained, by its backbone
+    name ("auto" resolved for its input), or None for vectors and methods
+    without a backbone."""
+    from .nn._backbones import resolve_backbone_name
+
+    if "backbone" not in encoder.get_params() or getattr(encoder, "_input_shape", None) is None:
+        return None
+    name = encoder.backbone
+    if not isinstance(name, str):
+        return type(name).__name__
+    return resolve_backbone_name(name, encoder._input_shape, encoder._colour_backbone,
+                                 getattr(encoder, "_grey_backbone", "small_cnn"))
+
+
 def paper_figure(dataset, protocol, method, code, search):
     """The paper's mAP for this row, or None."""
     for key in ((dataset, protocol, method, code, search),
@@ -493,6 +508,8 @@ def run_benchmark(args, out=None, progress=None):
               f"{' (database, no labels)' if method in on_database else ''} ...",
               file=progress, flush=True)
         encoder = METHODS[method].factory(size, input_shape, args.seed, args, **overrides)
+        if getattr(args, "backbone", None) and "backbone" in encoder.get_params():
+            encoder.set_params(backbone=args.backbone)
         curve = None
         if args.curve:
             curve = _with_curve(encoder, (X[split.query], y[split.query], X[split.database],
@@ -508,6 +525,9 @@ def run_benchmark(args, out=None, progress=None):
                    "search": ("asym" if asymmetric else "sym")
                    if encoder.code_space_.kind == "product" else "hamming",
                    "fit_s": fit_s}
+            network = network_name(encoder)
+            if network is not None:
+                row["network"] = network
             row.update(gate_columns(encoder))
             row.update(evaluate(encoder, X[split.query], y[split.query], X[split.database],
                                 y[split.database], k=args.k, asymmetric=asymmetric,
@@ -589,7 +609,8 @@ def _print_table(rows, out):
     for row in rows:
         cols += [c for c in row if c not in cols and c != "curve"]
     fmt = {c: (lambda v: f"{v:.4f}") for c in cols}
-    fmt.update({"method": str, "code": str, "search": str, "n_bits": lambda v: f"{v:g}",
+    fmt.update({"method": str, "code": str, "network": str, "search": str,
+                "n_bits": lambda v: f"{v:g}",
                 "fit_s": lambda v: f"{v:.1f}", "fine_tuned": lambda v: "yes" if v else "no",
                 "encode_us_per_item": lambda v: f"{v:.1f}"})
     cells = [[fmt[c](r[c]) if c in r else "-" for c in cols] for r in rows]
@@ -666,6 +687,10 @@ def build_parser():
                    help="a synthetic dataset made from the images, before everything else: "
                         "inverted contrast, or each image rotated (up to 15 degrees) and "
                         "shifted (up to 3 pixels) at random (skhash.datasets.distort_images)")
+    b.add_argument("--backbone", default=None,
+                   help="the deep image methods' network (their backbone parameter, e.g. dsh "
+                        "or cifar_cnn; see skhash.nn.BACKBONES) instead of their default; the "
+                        "rows' network column says which one each trained")
     b.add_argument("--epochs", type=int, default=None,
                    help="override max_epochs (DeepQuan: pretrain_epochs too)")
     b.add_argument("--multilabel", action="store_true",

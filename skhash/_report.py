@@ -308,7 +308,7 @@ def scale_figure(rows, path):
 
 _HEAD_COLUMNS = [  # (key, header, digits)
     ("method", "method", None), ("dataset", "dataset", None), ("protocol", "protocol", None),
-    ("code", "code", None),
+    ("code", "code", None), ("network", "network", None),
     ("search", "search", None),
     ("n_bits", "bits", 2), ("mAP@all", "mAP@all", 4), ("paper_mAP", "paper", 4),
     ("_gap", "gap", 4),

@@ -161,19 +161,41 @@ def test_dsh_network_layers():
     assert net(torch.zeros(3, 3072)).shape == (3, 1024)
 
 
-def test_dpq_on_cifar_images_uses_dsh_and_the_papers_head():
+def test_dpq_on_cifar_images_with_the_dsh_network_uses_the_papers_head():
     from skhash.nn import DSHNet
     from skhash.quantization import DPQQuantizer
 
     X = np.random.RandomState(0).rand(40, 3072).astype(np.float32)
     y = np.repeat([0, 1], 20)
-    q = DPQQuantizer(M=4, K=8, input_shape=(3, 32, 32), max_epochs=1, random_state=0).fit(X, y)
+    q = DPQQuantizer(M=4, K=8, input_shape=(3, 32, 32), backbone="dsh", max_epochs=1,
+                     random_state=0).fit(X, y)
     module = q.net_.module_
     assert isinstance(module.backbone, DSHNet)
     assert module.embedding[0].out_features == 500  # DSH's FC 500 = DPQ's U
     part = module.parts[0]
     assert [m.out_features for m in part if hasattr(m, "out_features")] == [128, 8]
     assert module.part_width == 125 and q.codebooks_.shape == (4, 8, 125)
+    # no weight decay on the DSH network (with 5e-4 it does not start learning)
+    assert q.net_.optimizer_.param_groups[0]["weight_decay"] == 0.0
+
+
+def test_dpq_on_cifar_images_defaults_to_cifar_cnn_with_weight_decay():
+    from skhash.quantization import DPQQuantizer
+
+    X = np.random.RandomState(0).rand(40, 3072).astype(np.float32)
+    y = np.repeat([0, 1], 20)
+    q = DPQQuantizer(M=4, K=8, input_shape=(3, 32, 32), max_epochs=1, random_state=0).fit(X, y)
+    module = q.net_.module_
+    assert isinstance(module.backbone, FeatureLayer)
+    assert any(isinstance(m, CifarCNN) for m in module.backbone.modules())
+    assert module.embedding[0].out_features == 512
+    part = module.parts[0]
+    assert [m.out_features for m in part if hasattr(m, "out_features")] == [256, 8]
+    assert q.net_.optimizer_.param_groups[0]["weight_decay"] == 5e-4
+    # an explicit weight decay is kept on either network
+    q = DPQQuantizer(M=4, K=8, input_shape=(3, 32, 32), backbone="dsh", weight_decay=1e-4,
+                     max_epochs=1, random_state=0).fit(X, y)
+    assert q.net_.optimizer_.param_groups[0]["weight_decay"] == 1e-4
 
 
 def test_cnnbh_dropout_follows_table_2_on_the_paper_network():

@@ -179,6 +179,26 @@ def test_benchmark_cifar10_protocols(tmp_path, monkeypatch, capsys, protocol, si
     assert ("accuracy" in lines[0]) == (protocol != "unseen")
 
 
+def test_benchmark_records_the_network_and_backbone_overrides_it(tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.setenv("SKHASH_CACHE", str(tmp_path / "cache"))
+    root = _fake_cifar(tmp_path / "cifar")
+    base = ["benchmark", "--dataset", "cifar10", "--data-home", str(root), "--protocol", "dsh",
+            "--methods", "dpq", "itq", "--codes", "2x64", "--bits", "8", "--epochs", "1",
+            "--k", "5"]
+    networks = {}
+    for extra in ([], ["--backbone", "dsh"]):
+        out = tmp_path / f"run{len(extra)}.json"
+        main(base + extra + ["--output", str(out)])
+        rows = json.loads(out.read_text())["results"]
+        networks[tuple(extra)] = [(r["method"], r.get("network")) for r in rows]
+        # the paper's figure is printed beside DPQ whichever network trained it
+        assert all(r.get("paper_mAP") for r in rows if r["method"] == "dpq")
+    assert networks[()] == [("dpq", "cifar_cnn"), ("dpq", "cifar_cnn"), ("itq", None)]
+    assert networks[("--backbone", "dsh")] == [("dpq", "dsh"), ("dpq", "dsh"), ("itq", None)]
+
+
 def test_benchmark_prints_the_papers_figure(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SKHASH_CACHE", str(tmp_path / "cache"))
     root = _fake_cifar(tmp_path / "cifar", n_train=2, n_test=1)
