@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+from _images import fake_cifar
 
 from skhash._benchmark import main
 
@@ -141,21 +142,6 @@ def test_benchmark_label_free_methods_train_on_the_database(capsys):
 
 
 # ----------------------------------------------------------------- CIFAR-10 protocols
-def _fake_cifar(root, n_train=6, n_test=3):
-    """Ten classes of noisy 32x32 colour images as train/ and test/ folders."""
-    from PIL import Image
-
-    rng = np.random.RandomState(0)
-    for split, n in (("train", n_train), ("test", n_test)):
-        for label in range(10):
-            folder = root / split / f"class{label}"
-            folder.mkdir(parents=True)
-            for i in range(n):
-                pixels = rng.randint(0, 60, (32, 32, 3)) + 19 * label
-                Image.fromarray(pixels.astype(np.uint8)).save(folder / f"{i:04d}.png")
-    return root
-
-
 @pytest.mark.parametrize("protocol, sizes", [
     ("cnnh", (10, 80, 20)),      # 1 query per class from all 90; 2 per class to train
     ("dsh", (30, 30, 60)),       # the test split is queries and database
@@ -164,7 +150,7 @@ def _fake_cifar(root, n_train=6, n_test=3):
 ])
 def test_benchmark_cifar10_protocols(tmp_path, monkeypatch, capsys, protocol, sizes):
     monkeypatch.setenv("SKHASH_CACHE", str(tmp_path / "cache"))
-    root = _fake_cifar(tmp_path / "cifar")
+    root = fake_cifar(tmp_path / "cifar")
     main(["benchmark", "--dataset", "cifar10", "--data-home", str(root), "--protocol", protocol,
           "--methods", "itq", "cnnbh", "--bits", "8", "--epochs", "1", "--queries-per-class", "1",
           "--n-train-per-class", "2", "--k", "5"])
@@ -183,7 +169,7 @@ def test_benchmark_records_the_network_and_backbone_overrides_it(tmp_path, monke
     import json
 
     monkeypatch.setenv("SKHASH_CACHE", str(tmp_path / "cache"))
-    root = _fake_cifar(tmp_path / "cifar")
+    root = fake_cifar(tmp_path / "cifar")
     base = ["benchmark", "--dataset", "cifar10", "--data-home", str(root), "--protocol", "dsh",
             "--methods", "dpq", "itq", "--codes", "2x64", "--bits", "8", "--epochs", "1",
             "--k", "5"]
@@ -201,7 +187,7 @@ def test_benchmark_records_the_network_and_backbone_overrides_it(tmp_path, monke
 
 def test_benchmark_prints_the_papers_figure(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SKHASH_CACHE", str(tmp_path / "cache"))
-    root = _fake_cifar(tmp_path / "cifar", n_train=2, n_test=1)
+    root = fake_cifar(tmp_path / "cifar", n_train=2, n_test=1)
     main(["benchmark", "--dataset", "cifar10", "--data-home", str(root), "--methods", "lsh",
           "--bits", "12", "--queries-per-class", "1", "--n-train-per-class", "1"])
     out = capsys.readouterr()

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _images import fake_cifar
 
 from skhash._report import (
     environment,
@@ -425,3 +426,41 @@ def test_validate_dpq_epochs_accept_auto_and_reject_zero(benchmark_script):
     assert parse("auto") == "auto" and parse("7") == 7
     with pytest.raises(argparse.ArgumentTypeError, match="--epochs"):
         parse("0")
+
+
+def test_validate_ssdh_split_is_per_class_and_disjoint(benchmark_script):
+    split = benchmark_script("validate_ssdh").validation_split
+    y = np.repeat(np.arange(3), 10)
+    train, queries = split(y, 4, 3, seed=0)
+    assert np.bincount(y[train]).tolist() == [4, 4, 4]
+    assert np.bincount(y[queries]).tolist() == [3, 3, 3]
+    assert not set(train) & set(queries)
+    with pytest.raises(ValueError, match="fewer than 8 \\+ 3"):
+        split(y, 8, 3, seed=0)
+
+
+def test_validate_ssdh_rejects_bad_configurations_before_fitting(benchmark_script):
+    parse = benchmark_script("validate_ssdh").parse_config
+    assert parse('{"method": "cnnbh", "max_epochs": 2}')[1:] == ("cnnbh", {"max_epochs": 2})
+    assert parse("{}")[1] == "ssdh"
+    with pytest.raises(ValueError, match="unknown method 'dpq'"):
+        parse('{"method": "dpq"}')
+    with pytest.raises(ValueError, match="JSON object"):
+        parse("[1, 2]")
+
+
+def test_validate_ssdh_fits_ssdh_and_cnnbh_on_the_training_split(
+        benchmark_script, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SKHASH_CACHE", str(tmp_path / "cache"))
+    root = fake_cifar(tmp_path / "cifar", n_train=5, n_test=1)
+    out = tmp_path / "val.json"
+    benchmark_script("validate_ssdh").main([
+        "--data-home", str(root), "--n-per-class", "3", "--queries-per-class", "2",
+        "--n-bits", "8", "--output", str(out),
+        '{"max_epochs": 1}', '{"method": "cnnbh", "max_epochs": 1}'])
+    rows = json.loads(out.read_text())["rows"]
+    assert [(r["method"], r["n_bits"]) for r in rows] == [("ssdh", 8), ("cnnbh", 8)]
+    assert all(0 < r["mAP@all"] <= 1 and 0 <= r["accuracy"] <= 1 for r in rows)
+    printed = capsys.readouterr().out
+    assert "database 30, validation queries 20" in printed
+    assert printed.count("validation mAP") == 2
