@@ -5,7 +5,7 @@
 #   bash benchmarks/regenerate.sh mnist      # MNIST, every table: about 2 hours on 2 CPU cores
 #   bash benchmarks/regenerate.sh digits     # scikit-learn's 8 x 8 digits: about 40 minutes
 #   bash benchmarks/regenerate.sh gist       # DeepQuan on a CIFAR-10-GIST validation split: 45 min
-#   bash benchmarks/regenerate.sh gate       # DeepQuan's fine-tuning gate: 5 validation splits, 4 query sets: 70 min
+#   bash benchmarks/regenerate.sh gate       # DeepQuan's fine-tuning gate: 5 validation splits, 5 query sets: 2 hours
 #   bash benchmarks/regenerate.sh ceiling    # label-free float ceilings on the 5 gate splits: 5 min
 #   bash benchmarks/regenerate.sh unseen     # CIFAR-10, unseen classes: about 1 hour
 #
@@ -154,9 +154,12 @@ case "$target" in
             "${Q[@]}" dae_pq
         run gate_q_gist --dataset cifar10 --data-home "$DATA/cifar10-jpeg" --protocol cnnh \
             --features gist --k 1000 --map-normalize relevant min "${Q[@]}"
+        run gate_q_cifar10 --dataset cifar10 --data-home "$DATA/cifar10-jpeg" --protocol cnnh \
+            "${Q[@]}"
         "$PYTHON" -m skhash report --merge benchmarks/published/deepquan_gate.json \
             "$R/gate_q_digits.json=queries" "$R/gate_q_mnist.json=queries" \
             "$R/gate_q_mnist_jitter.json=queries" "$R/gate_q_gist.json=queries" \
+            "$R/gate_q_cifar10.json=queries" \
             "$R/gate_digits.json=validation" "$R/gate_mnist.json=validation" \
             "$R/gate_mnist_jitter.json=validation" "$R/gate_gist.json=validation" \
             "$R/gate_cifar10.json=validation" --notes "$machine; ${NOTES:-one run}"
