@@ -413,6 +413,10 @@ class BaseDeepEncoder(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
             # in the seeded section: _after_fit may run the network (whose
             # DataLoader draws from the global RNG) or draw seeds itself
             self._after_fit(X, y_t)
+        # a fitted network is left in inference mode (no dropout, no
+        # augmentation, batch norm frozen), so that calling net_.module_
+        # directly gives what transform encodes; training switches it back
+        self.net_.module_.eval()
         self.interrupted_ = interrupted
         self.n_iter_ = len(self.net_.history)
 

@@ -139,3 +139,20 @@ def test_gpu_pickled_model_loads_on_a_cpu_only_machine(estimator_id, fitted, dig
         loaded = pickle.loads(blob)
     assert all(p.device.type == "cpu" for p in loaded.net_.module_.parameters())
     np.testing.assert_array_equal(loaded.transform(Q), fitted[estimator_id].transform(Q))
+
+
+@pytest.mark.parametrize("estimator_id", DEEP)
+def test_fitted_network_is_left_in_inference_mode(estimator_id, fitted, digits):
+    """After fit, ``net_.module_`` is in eval mode: calling it twice gives the same
+    output (no dropout, no augmentation), as transform does."""
+    est = fitted[estimator_id]
+    module = est.net_.module_
+    assert not any(m.training for m in module.modules())
+    X = torch.from_numpy(np.asarray(digits[2], dtype=np.float32))
+    with torch.no_grad():
+        first, second = module(X), module(X)
+    first = first if isinstance(first, tuple) else (first,)
+    second = second if isinstance(second, tuple) else (second,)
+    for a, b in zip(first, second):
+        if isinstance(a, torch.Tensor):
+            torch.testing.assert_close(a, b, rtol=0, atol=0)

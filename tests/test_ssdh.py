@@ -183,3 +183,26 @@ def test_make_multilabel_digits():
         make_multilabel_digits([1], attributes=("odd",))
     with pytest.raises(ValueError, match="0..9"):
         make_multilabel_digits([12])
+
+
+@pytest.mark.parametrize(
+    "input_shape, params, expected",
+    [
+        ((3, 32, 32), {}, (0.0, 0.0)),          # colour photos: classification alone
+        ((3, 32, 32), dict(beta=0.5), (0.5, 0.0)),
+        ((1, 32, 32), {}, (1.0, 1.0)),          # grey images keep the paper's weights
+        (None, {}, (1.0, 1.0)),                 # vectors too
+    ],
+)
+def test_auto_loss_weights_by_input(input_shape, params, expected):
+    rng = np.random.RandomState(0)
+    n_features = 64 if input_shape is None else int(np.prod(input_shape))
+    X = rng.rand(16, n_features).astype(np.float32)
+    y = np.arange(16) % 2
+    h = SSDHHasher(n_bits=4, input_shape=input_shape, max_epochs=1, batch_size=8,
+                   random_state=0, **params).fit(X, y)
+    criterion = h.net_.criterion_
+    assert (criterion.beta, criterion.gamma) == expected
+    assert h.get_params()["beta"] == params.get("beta", "auto")
+    with pytest.raises(ValueError, match="'gamma'"):
+        SSDHHasher(gamma="paper").fit(X, y)
