@@ -400,13 +400,20 @@ def gate_columns(encoder):
 
 
 def evaluate(encoder, X_query, y_query, X_db, y_db, k=100, radius=2, asymmetric=False,
-             also_normalize=()):
+             also_normalize=(), tie_seed=None):
     """Retrieval figures of a fitted encoder: queries against the database.
 
     ``asymmetric`` compares continuous query embeddings with the database's
     product codes (quantizers only). ``also_normalize``: mAP@k under other
     normalisations too (columns ``mAP@k/relevant``, ``mAP@k/min``; see
-    :func:`skhash.metrics.mean_average_precision`).
+    :func:`skhash.metrics.mean_average_precision`). ``tie_seed``: also
+    ``mAP@all/shuffled``, the mAP@all of the same codes with the database
+    rows in a random order drawn from this seed. Ties are broken by database
+    index, so where the database is stored class by class (image folders)
+    the order among tied items follows the labels; the shuffled figure is
+    what a database in random order (the original CIFAR-10 batches, MNIST)
+    gives, and the difference between the two says how much the figure owes
+    to that order.
     """
     space = encoder.code_space_
     t0 = time.perf_counter()
@@ -426,6 +433,11 @@ def evaluate(encoder, X_query, y_query, X_db, y_db, k=100, radius=2, asymmetric=
         f"P@{k}": scores.precision_at_k(k),
         "encode_us_per_item": 1e6 * encode_s / len(X_db),
     }
+    if tie_seed is not None:
+        order = np.random.RandomState(tie_seed).permutation(len(y_db))
+        row["mAP@all/shuffled"] = ranking_scores(
+            space, q_codes, db_codes[order], y_query, np.asarray(y_db)[order],
+            asymmetric=asymmetric).mean_average_precision()
     if space.kind == "hamming":
         _, ind = space.radius_neighbors(q_codes, db_codes, radius)
         row[f"P@r{radius}"] = precision_within_radius(y_query, y_db, ind)
@@ -531,7 +543,8 @@ def run_benchmark(args, out=None, progress=None):
             row.update(gate_columns(encoder))
             row.update(evaluate(encoder, X[split.query], y[split.query], X[split.database],
                                 y[split.database], k=args.k, asymmetric=asymmetric,
-                                also_normalize=tuple(getattr(args, "map_normalize", ()) or ())))
+                                also_normalize=tuple(getattr(args, "map_normalize", ()) or ()),
+                                tie_seed=args.seed))
             if curve is not None:
                 row["curve"] = [{"epoch": p["epoch"], "mAP@all": p[row["search"] if
                                  row["search"] in p else "sym"]} for p in curve.points]
