@@ -7,6 +7,7 @@ import argparse
 import csv
 import json
 import os
+import re
 import sys
 import time
 
@@ -529,6 +530,7 @@ def run_benchmark(args, out=None, progress=None):
         t0 = time.perf_counter()
         encoder.fit(X[train], y[train])
         fit_s = time.perf_counter() - t0
+        model = _save_model(encoder, args, i, label, code)
         modes = [False, True] if encoder.code_space_.kind == "product" else [False]
         for asymmetric in modes:
             row = {"method": label, "code": code,
@@ -540,6 +542,8 @@ def run_benchmark(args, out=None, progress=None):
             network = network_name(encoder)
             if network is not None:
                 row["network"] = network
+            if model is not None:
+                row["model"] = model
             row.update(gate_columns(encoder))
             row.update(evaluate(encoder, X[split.query], y[split.query], X[split.database],
                                 y[split.database], k=args.k, asymmetric=asymmetric,
@@ -596,6 +600,21 @@ def _csv_rows(rows, meta):
     return out
 
 
+def _save_model(encoder, args, i, label, code):
+    """``--save-models``: the fitted encoder saved with :func:`skhash.save` in
+    one directory per fit (run number, method and code size in its name), so
+    that it can be scored again without training; returns the path (None
+    without the option)."""
+    folder = getattr(args, "save_models", None)
+    if not folder:
+        return None
+    from ._persistence import save
+
+    path = os.path.join(folder, re.sub(r"[^\w.=-]+", "_", f"{i:02d}-{label}-{code}"))
+    save(encoder, path, overwrite=True)
+    return path
+
+
 def _write_json(args, rows, complete):
     """Write the rows so far to ``args.output`` (atomically: a temporary file
     renamed): JSON, or CSV where the name ends in ``.csv``."""
@@ -620,7 +639,7 @@ def _print_table(rows, out):
         return
     cols = []
     for row in rows:
-        cols += [c for c in row if c not in cols and c != "curve"]
+        cols += [c for c in row if c not in cols and c not in ("curve", "model")]
     fmt = {c: (lambda v: f"{v:.4f}") for c in cols}
     fmt.update({"method": str, "code": str, "network": str, "search": str,
                 "n_bits": lambda v: f"{v:g}",
@@ -717,6 +736,11 @@ def build_parser():
                    help="also record the queries' mAP@all after every epoch (deep methods; "
                         "written to --output, not printed in the table; fit_s then includes "
                         "the per-epoch evaluations)")
+    b.add_argument("--save-models", metavar="DIR",
+                   help="save every fitted model under DIR (skhash.save, one directory per "
+                        "fit, named by run number, method and code size; the rows' model "
+                        "field gives it), to score it again without training; not with "
+                        "--curve")
     b.add_argument("--device", default="cpu")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--verbose", action="store_true", help="per-epoch progress from skorch")
@@ -739,9 +763,13 @@ def build_parser():
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     if args.command == "benchmark":
+        if args.save_models and args.curve:
+            parser.error("--save-models cannot be combined with --curve (the curve's "
+                         "callback holds the data it scores)")
         if args.n_queries >= 1:
             args.n_queries = int(args.n_queries)
         run_benchmark(args)

@@ -277,3 +277,32 @@ def test_benchmark_rows_have_the_shuffled_database_figure(tmp_path):
     rows = json.loads(out.read_text())["results"]
     assert [r["search"] for r in rows] == ["hamming", "sym", "asym"]
     assert all(0 < r["mAP@all/shuffled"] <= 1 for r in rows)
+
+
+def test_benchmark_saves_models_that_score_as_their_rows(tmp_path):
+    """``--save-models``: each fit in its own directory; loaded back, the model gives
+    its row's figures again (here on the digits' CNNH split, rebuilt the same way)."""
+    import skhash
+    from skhash._benchmark import _load, _split, build_parser, evaluate
+
+    out, models = tmp_path / "r.json", tmp_path / "models"
+    argv = ["benchmark", "--methods", "itq", "cnnbh", "--bits", "8", "--epochs", "1",
+            "--save-models", str(models), "--output", str(out)]
+    main(argv)
+    rows = json.loads(out.read_text())["results"]
+    assert sorted(p.name for p in models.iterdir()) == ["01-itq-8_bits", "02-cnnbh-8_bits"]
+    args = build_parser().parse_args(argv)
+    X, y, _, is_test = _load(args)
+    split = _split(args, y, is_test)
+    for row in rows:
+        model = skhash.load(row["model"])
+        again = evaluate(model, X[split.query], y[split.query], X[split.database],
+                         y[split.database], k=args.k, tie_seed=args.seed)
+        assert again["mAP@all"] == row["mAP@all"]
+        assert again["mAP@all/shuffled"] == row["mAP@all/shuffled"]
+
+
+def test_benchmark_refuses_save_models_with_curve(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["benchmark", "--methods", "cnnbh", "--curve", "--save-models", str(tmp_path)])
+    assert "--save-models cannot be combined with --curve" in capsys.readouterr().err
