@@ -28,7 +28,7 @@ from .datasets import (
     unseen_classes_split,
 )
 from .metrics import precision_within_radius
-from .metrics._scorer import ranking_scores
+from .metrics._scorer import ranking_scores, tie_averaged_scores
 
 __all__ = ["METHODS", "run_benchmark", "main"]
 
@@ -414,7 +414,9 @@ def evaluate(encoder, X_query, y_query, X_db, y_db, k=100, radius=2, asymmetric=
     the order among tied items follows the labels; the shuffled figure is
     what a database in random order (the original CIFAR-10 batches, MNIST)
     gives, and the difference between the two says how much the figure owes
-    to that order.
+    to that order. ``mAP@all/tie-averaged`` is the expectation of that
+    figure over every order of the tied items, exact and independent of the
+    stored order (:func:`skhash.metrics.tie_averaged_mean_average_precision`).
     """
     space = encoder.code_space_
     t0 = time.perf_counter()
@@ -434,6 +436,9 @@ def evaluate(encoder, X_query, y_query, X_db, y_db, k=100, radius=2, asymmetric=
         f"P@{k}": scores.precision_at_k(k),
         "encode_us_per_item": 1e6 * encode_s / len(X_db),
     }
+    row["mAP@all/tie-averaged"] = tie_averaged_scores(
+        space, q_codes, db_codes, y_query, y_db,
+        asymmetric=asymmetric).mean_average_precision()
     if tie_seed is not None:
         order = np.random.RandomState(tie_seed).permutation(len(y_db))
         row["mAP@all/shuffled"] = ranking_scores(
@@ -527,18 +532,23 @@ def run_benchmark(args, out=None, progress=None):
         if args.curve:
             curve = _with_curve(encoder, (X[split.query], y[split.query], X[split.database],
                                           y[split.database]))
-        t0 = time.perf_counter()
-        encoder.fit(X[train], y[train])
-        fit_s = time.perf_counter() - t0
-        model = _save_model(encoder, args, i, label, code)
+        loaded = _load_model(encoder, args, i, label, code)
+        if loaded is None:
+            t0 = time.perf_counter()
+            encoder.fit(X[train], y[train])
+            fit_s = time.perf_counter() - t0
+            model = _save_model(encoder, args, i, label, code)
+        else:  # --load-models: scored again, not trained (no fit time)
+            encoder, model, fit_s = loaded, _model_path(args.load_models, i, label, code), None
         modes = [False, True] if encoder.code_space_.kind == "product" else [False]
         for asymmetric in modes:
             row = {"method": label, "code": code,
                    "n_bits": round(float(getattr(encoder.code_space_, "information_bits",
                                                  encoder.code_space_.n_bits)), 2),
                    "search": ("asym" if asymmetric else "sym")
-                   if encoder.code_space_.kind == "product" else "hamming",
-                   "fit_s": fit_s}
+                   if encoder.code_space_.kind == "product" else "hamming"}
+            if fit_s is not None:
+                row["fit_s"] = fit_s
             network = network_name(encoder)
             if network is not None:
                 row["network"] = network
@@ -563,8 +573,10 @@ def run_benchmark(args, out=None, progress=None):
                 row[f"paper_{other[0]}"] = other[1]
             rows.append(row)
             print(f"[{i}/{len(runs)}] {label} {code} {row['search']}: "
-                  f"mAP@all={row['mAP@all']:.4f}"
-                  f"{f' (paper {paper:.4f})' if paper is not None else ''} fit {fit_s:.1f} s",
+                  f"mAP@all={row['mAP@all']:.4f} "
+                  f"(tie-averaged {row['mAP@all/tie-averaged']:.4f})"
+                  f"{f' (paper {paper:.4f})' if paper is not None else ''}"
+                  f"{' (loaded)' if fit_s is None else f' fit {fit_s:.1f} s'}",
                   file=progress, flush=True)
         if args.output:  # after every fit: a long run stopped half-way keeps its rows
             _write_json(args, rows, complete=i == len(runs))
@@ -610,9 +622,46 @@ def _save_model(encoder, args, i, label, code):
         return None
     from ._persistence import save
 
-    path = os.path.join(folder, re.sub(r"[^\w.=-]+", "_", f"{i:02d}-{label}-{code}"))
+    path = _model_path(folder, i, label, code)
     save(encoder, path, overwrite=True)
     return path
+
+
+def _model_path(folder, i, label, code):
+    """Where ``--save-models`` puts fit ``i`` and ``--load-models`` looks for it."""
+    return os.path.join(folder, re.sub(r"[^\w.=-]+", "_", f"{i:02d}-{label}-{code}"))
+
+
+# parameters that may differ between the run that saved a model and the one scoring it
+_LOAD_IGNORED_PARAMS = frozenset({"verbose", "device", "callbacks"})
+
+
+def _load_model(encoder, args, i, label, code):
+    """``--load-models``: fit ``i`` as a model saved by ``--save-models`` with the
+    same command (None without the option). Refuses, naming it, a missing
+    directory and a model that is not the one this command would train: another
+    class, or other parameters."""
+    folder = getattr(args, "load_models", None)
+    if not folder:
+        return None
+    from ._persistence import load
+
+    path = _model_path(folder, i, label, code)
+    if not os.path.isdir(path):
+        raise SystemExit(f"--load-models: no saved model {path} for run {i} ({label} "
+                         f"{code}); save it with --save-models and the same command")
+    model = load(path, device=getattr(args, "device", None))
+    if type(model) is not type(encoder):
+        raise SystemExit(f"--load-models: {path} holds a {type(model).__name__}, but run {i} "
+                         f"trains a {type(encoder).__name__}")
+    want, got = encoder.get_params(deep=False), model.get_params(deep=False)
+    differ = sorted(k for k in want.keys() | got.keys() if k not in _LOAD_IGNORED_PARAMS
+                    and repr(want.get(k)) != repr(got.get(k)))
+    if differ:
+        raise SystemExit(f"--load-models: {path} was trained with other parameters than run "
+                         f"{i}: " + ", ".join(f"{k}={got.get(k)!r} (this run: {want.get(k)!r})"
+                                              for k in differ))
+    return model
 
 
 def _write_json(args, rows, complete):
@@ -741,6 +790,10 @@ def build_parser():
                         "fit, named by run number, method and code size; the rows' model "
                         "field gives it), to score it again without training; not with "
                         "--curve")
+    b.add_argument("--load-models", metavar="DIR",
+                   help="score the models that --save-models DIR saved with the same command "
+                        "instead of training them (new metrics on old fits; rows have no "
+                        "fit_s); not with --save-models or --curve")
     b.add_argument("--device", default="cpu")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--verbose", action="store_true", help="per-epoch progress from skorch")
@@ -770,6 +823,9 @@ def main(argv=None):
         if args.save_models and args.curve:
             parser.error("--save-models cannot be combined with --curve (the curve's "
                          "callback holds the data it scores)")
+        if args.load_models and (args.save_models or args.curve):
+            parser.error("--load-models cannot be combined with --save-models or --curve "
+                         "(it trains nothing)")
         if args.n_queries >= 1:
             args.n_queries = int(args.n_queries)
         run_benchmark(args)

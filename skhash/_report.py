@@ -312,6 +312,7 @@ _HEAD_COLUMNS = [  # (key, header, digits)
     ("search", "search", None),
     ("n_bits", "bits", 2), ("mAP@all", "mAP@all", 4), ("paper_mAP", "paper", 4),
     ("_gap", "gap", 4), ("mAP@all/shuffled", "shuffled db", 4),
+    ("mAP@all/tie-averaged", "tie-averaged", 4),
 ]
 _TAIL_COLUMNS = [
     ("P@r2", "P@r2", 4), ("accuracy", "accuracy", 4),

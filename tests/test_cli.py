@@ -270,6 +270,28 @@ def test_evaluate_ranks_a_shuffled_database_too():
     assert row["mAP@all/shuffled"] != pytest.approx(row["mAP@all"], abs=1e-4)
 
 
+def test_evaluate_gives_the_tie_averaged_map():
+    """``mAP@all/tie-averaged``: the exact expectation over orders of tied items, the
+    same on the class-sorted database and on a permuted one, unlike the headline."""
+    from skhash._benchmark import evaluate
+    from skhash.hashing import ITQHasher
+    from skhash.metrics import tie_averaged_mean_average_precision
+
+    rng = np.random.RandomState(0)
+    y = np.repeat(np.arange(4), 50)
+    X = rng.randn(4, 16)[y] + 1.5 * rng.randn(200, 16)
+    itq = ITQHasher(n_bits=2, random_state=0).fit(X)
+    order = rng.permutation(len(y))
+    row = evaluate(itq, X[:40], y[:40], X, y, k=10)
+    permuted = evaluate(itq, X[:40], y[:40], X[order], y[order], k=10)
+    codes_q, codes_db = itq.transform(X[:40]), itq.transform(X)
+    want = tie_averaged_mean_average_precision(
+        y[:40], y, (codes_q[:, None, :] != codes_db[None, :, :]).sum(-1))
+    assert row["mAP@all/tie-averaged"] == pytest.approx(want, abs=1e-12)
+    assert permuted["mAP@all/tie-averaged"] == pytest.approx(want, abs=1e-12)
+    assert row["mAP@all"] != pytest.approx(permuted["mAP@all"], abs=1e-4)
+
+
 def test_benchmark_rows_have_the_shuffled_database_figure(tmp_path):
     out = tmp_path / "r.json"
     main(["benchmark", "--methods", "itq", "pq", "--bits", "8", "--codes", "2x16",
@@ -277,6 +299,7 @@ def test_benchmark_rows_have_the_shuffled_database_figure(tmp_path):
     rows = json.loads(out.read_text())["results"]
     assert [r["search"] for r in rows] == ["hamming", "sym", "asym"]
     assert all(0 < r["mAP@all/shuffled"] <= 1 for r in rows)
+    assert all(0 < r["mAP@all/tie-averaged"] <= 1 for r in rows)
 
 
 def test_benchmark_saves_models_that_score_as_their_rows(tmp_path):
@@ -300,6 +323,43 @@ def test_benchmark_saves_models_that_score_as_their_rows(tmp_path):
                          y[split.database], k=args.k, tie_seed=args.seed)
         assert again["mAP@all"] == row["mAP@all"]
         assert again["mAP@all/shuffled"] == row["mAP@all/shuffled"]
+        assert again["mAP@all/tie-averaged"] == row["mAP@all/tie-averaged"]
+
+
+def test_benchmark_scores_saved_models_again_with_load_models(tmp_path, capsys):
+    """``--load-models``: the same command scores the saved fits without training them,
+    to the same figures; a missing model or one trained otherwise is refused by name."""
+    out, again, models = tmp_path / "r.json", tmp_path / "again.json", tmp_path / "models"
+    argv = ["benchmark", "--methods", "lsh", "cnnbh", "--bits", "8", "--epochs", "1"]
+    main([*argv, "--save-models", str(models), "--output", str(out)])
+    main([*argv, "--load-models", str(models), "--output", str(again)])
+    rows = json.loads(out.read_text())["results"]
+    rescored = json.loads(again.read_text())["results"]
+    assert len(rows) == len(rescored) == 2
+    for row, new in zip(rows, rescored):
+        assert "fit_s" in row and "fit_s" not in new
+        assert {k: v for k, v in row.items() if k not in ("fit_s", "encode_us_per_item")} == {
+            k: v for k, v in new.items() if k != "encode_us_per_item"}
+    assert "(loaded)" in capsys.readouterr().err
+
+    with pytest.raises(SystemExit, match="trained with other parameters.*max_epochs=1 "
+                                         "\\(this run: 2\\)"):
+        main(["benchmark", "--methods", "lsh", "cnnbh", "--bits", "8", "--epochs", "2",
+              "--load-models", str(models)])
+    with pytest.raises(SystemExit, match="holds a LSHHasher, but run 1 trains a ITQHasher"):
+        import shutil
+        shutil.copytree(models / "01-lsh-8_bits", tmp_path / "other" / "01-itq-8_bits")
+        main(["benchmark", "--methods", "itq", "--bits", "8",
+              "--load-models", str(tmp_path / "other")])
+    with pytest.raises(SystemExit, match="no saved model .*01-lsh-16_bits"):
+        main(["benchmark", "--methods", "lsh", "--bits", "16", "--load-models", str(models)])
+
+
+def test_benchmark_refuses_load_models_with_save_models(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["benchmark", "--methods", "lsh", "--load-models", str(tmp_path),
+              "--save-models", str(tmp_path)])
+    assert "--load-models cannot be combined" in capsys.readouterr().err
 
 
 def test_benchmark_refuses_save_models_with_curve(tmp_path, capsys):

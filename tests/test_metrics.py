@@ -1,5 +1,7 @@
 """Tests for skhash.metrics._ranking against hand-computed values."""
 
+import itertools
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
@@ -14,6 +16,7 @@ from skhash.metrics._ranking import (
     rank_by_distance,
     recall_at_k,
     relevance,
+    tie_averaged_mean_average_precision,
 )
 
 # ---------------------------------------------------------------------------
@@ -317,6 +320,114 @@ def test_map_chunking_does_not_change_result(monkeypatch):
     monkeypatch.setattr(ranking_module, "_CHUNK_ELEMENTS", 1)
     chunked = mean_average_precision(yq, ydb, ranking, return_per_query=True)[1]
     assert_array_equal(full, chunked)
+
+
+
+# ---------------------------------------------------------------------------
+# tie-averaged mAP
+# ---------------------------------------------------------------------------
+
+
+def _ap_over_every_tie_order(yq, ydb, distances):
+    """Per-query mean AP over every order of the database that keeps the
+    distance order (all permutations of the items, ties broken by them)."""
+    out = []
+    for i in range(distances.shape[0]):
+        aps = []
+        for perm in itertools.permutations(range(distances.shape[1])):
+            order = sorted(range(distances.shape[1]), key=lambda j: (distances[i, j], perm[j]))
+            aps.append(mean_average_precision(yq[i:i + 1], ydb, [order]))
+        out.append(np.mean(aps))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("multilabel", [False, True])
+def test_tie_averaged_map_is_the_mean_over_every_order_of_ties(multilabel):
+    rng = np.random.default_rng(0)
+    for _ in range(4):
+        if multilabel:
+            yq, ydb = rng.integers(0, 2, (3, 3)), rng.integers(0, 2, (6, 3))
+        else:
+            yq, ydb = rng.integers(0, 3, 3), rng.integers(0, 3, 6)
+        distances = rng.integers(0, 3, (3, 6))
+        got = tie_averaged_mean_average_precision(yq, ydb, distances, return_per_query=True)[1]
+        assert_allclose(got, _ap_over_every_tie_order(yq, ydb, distances), atol=1e-12)
+
+
+def test_tie_averaged_map_hand_computed():
+    # all four tied, two relevant: places 1..4 hold a relevant item with
+    # probability 1/2 each; (1/2)(1 + i/3)/(i+1) summed over i = 0..3, over 2
+    expected = (0.5 + 0.5 * (4 / 3) / 2 + 0.5 * (5 / 3) / 3 + 0.5 * 2 / 4) / 2
+    got = tie_averaged_mean_average_precision([0], [0, 1, 0, 1], [[1.5, 1.5, 1.5, 1.5]])
+    assert got == pytest.approx(expected, abs=1e-12)
+    assert got != pytest.approx(mean_average_precision([0], [0, 1, 0, 1], [[0, 1, 2, 3]]))
+
+
+def test_tie_averaged_map_without_ties_is_map_of_the_ranking():
+    rng = np.random.default_rng(1)
+    yq, ydb = rng.integers(0, 4, 20), rng.integers(0, 4, 40)
+    distances = np.stack([rng.permutation(40) for _ in range(20)]).astype(float) / 7
+    want = mean_average_precision(yq, ydb, rank_by_distance(distances), return_per_query=True)
+    got = tie_averaged_mean_average_precision(yq, ydb, distances, return_per_query=True)
+    assert got[0] == pytest.approx(want[0], abs=1e-12)
+    assert_allclose(got[1], want[1], atol=1e-12)
+
+
+def test_tie_averaged_map_does_not_depend_on_the_database_order():
+    """The index-order mAP of a class-sorted, heavily tied database moves when the
+    database is permuted; the tie-averaged one does not, and it lies near the mean
+    of the index-order mAP over many random orders."""
+    rng = np.random.default_rng(2)
+    ydb = np.repeat(np.arange(4), 30)
+    yq = rng.integers(0, 4, 25)
+    distances = rng.integers(0, 4, (25, 120)) + 2 * (yq[:, None] != ydb[None, :])
+    tied = tie_averaged_mean_average_precision(yq, ydb, distances)
+    shuffled = []
+    for _ in range(200):
+        order = rng.permutation(120)
+        d = distances[:, order]
+        assert tie_averaged_mean_average_precision(yq, ydb[order], d) == pytest.approx(
+            tied, abs=1e-12)
+        shuffled.append(mean_average_precision(yq, ydb[order], rank_by_distance(d)))
+    stored = mean_average_precision(yq, ydb, rank_by_distance(distances))
+    assert abs(stored - tied) > 5 * np.std(shuffled) / np.sqrt(len(shuffled))
+    assert np.mean(shuffled) == pytest.approx(tied, abs=3 * np.std(shuffled) / np.sqrt(200))
+
+
+def test_tie_averaged_map_query_without_relevant_item():
+    d = [[0, 0, 1], [1, 0, 0]]
+    value, ap = tie_averaged_mean_average_precision([0, 7], [0, 1, 0], d,
+                                                    return_per_query=True)
+    assert ap[1] == 0 and value == pytest.approx(ap[0] / 2)
+    skipped, ap = tie_averaged_mean_average_precision([0, 7], [0, 1, 0], d,
+                                                      skip_no_relevant=True,
+                                                      return_per_query=True)
+    assert np.isnan(ap[1]) and skipped == pytest.approx(ap[0])
+    with pytest.raises(ValueError, match="No query has a relevant item"):
+        tie_averaged_mean_average_precision([7], [0, 1, 0], [[0, 0, 1]],
+                                            skip_no_relevant=True)
+
+
+def test_tie_averaged_map_chunking_does_not_change_result(monkeypatch):
+    rng = np.random.default_rng(3)
+    yq, ydb = rng.integers(0, 3, 30), rng.integers(0, 3, 50)
+    distances = rng.integers(0, 5, (30, 50))
+    full = tie_averaged_mean_average_precision(yq, ydb, distances, return_per_query=True)[1]
+    monkeypatch.setattr(ranking_module, "_CHUNK_ELEMENTS", 1)
+    chunked = tie_averaged_mean_average_precision(yq, ydb, distances,
+                                                  return_per_query=True)[1]
+    assert_array_equal(full, chunked)
+
+
+@pytest.mark.parametrize("distances, match", [
+    ([[0, 1, 2]], "shape \\(1, 3\\) but the labels give \\(2, 3\\)"),
+    ([[0, np.nan, 1], [0, 1, 2]], "contains NaN"),
+    ([0, 1, 2], "2-D array"),
+    ([["a", "b", "c"], ["a", "b", "c"]], "real numbers"),
+])
+def test_tie_averaged_map_bad_distances(distances, match):
+    with pytest.raises(ValueError, match=match):
+        tie_averaged_mean_average_precision([0, 1], [0, 1, 0], distances)
 
 
 def test_map_error_ranking_not_2d():

@@ -29,6 +29,7 @@ __all__ = [
     "relevance",
     "rank_by_distance",
     "mean_average_precision",
+    "tie_averaged_mean_average_precision",
     "precision_at_k",
     "recall_at_k",
     "precision_within_radius",
@@ -364,6 +365,17 @@ def _check_distances(distances, name="distances"):
     return distances
 
 
+def _distances_of(labels, distances):
+    """``distances`` checked, and of the shape ``(n_queries, n_database)`` of ``labels``."""
+    distances = _check_distances(distances)
+    if distances.shape != (labels.n_queries, labels.n_database):
+        raise ValueError(
+            f"distances has shape {distances.shape} but the labels give "
+            f"({labels.n_queries}, {labels.n_database}) (n_queries, n_database)."
+        )
+    return distances
+
+
 def _as_small_uint(distances, shift=False):
     """Return `distances` as uint8/uint16 if that is lossless, else None.
 
@@ -412,6 +424,62 @@ def _average_precision(rel, n_relevant, normalize):
     else:  # "min"
         z = np.minimum(k, n_relevant)
     return _safe_divide(sum_precision, z)
+
+
+def _mean_ap(ap, n_relevant, skip_no_relevant, return_per_query):
+    """The mean of the per-query ``ap``; with ``skip_no_relevant`` the queries
+    without a relevant item are left out of it (their AP reported as NaN)."""
+    if skip_no_relevant:
+        has_relevant = n_relevant > 0
+        if not has_relevant.any():
+            raise ValueError(
+                "No query has a relevant item in the database, so every query "
+                "is skipped with skip_no_relevant=True; mAP is undefined."
+            )
+        ap[~has_relevant] = np.nan
+        value = float(ap[has_relevant].mean())
+    else:
+        value = float(ap.mean())
+    if return_per_query:
+        return value, ap
+    return value
+
+
+def _tie_averaged_ap(distances, rel, n_relevant):
+    """Expected AP over the whole database of each row, every order of tied
+    items equally likely (McSherry & Najork, ECIR 2008).
+
+    ``distances`` and ``rel`` are ``(n, N)``: each query's distance to and
+    relevance of every database item; ``n_relevant`` its relevant count.
+    Within a group of ``g`` tied items of which ``r`` are relevant, with
+    ``R`` relevant items ranked before the group and the group's ``i``-th
+    place (0-based) at rank ``p``, the place holds a relevant item with
+    probability ``r / g`` and, given that, the expected number of relevant
+    items up to it is ``R + 1 + i (r - 1) / (g - 1)``; its expected term
+    of ``sum_i P@i rel_i`` is the product over ``p``. AP is that sum over
+    the places divided by ``n_relevant``: linear in the terms, so the
+    expectation is exact.
+    """
+    n, N = distances.shape
+    order = np.argsort(distances, axis=1, kind="stable")
+    d = np.take_along_axis(distances, order, axis=1)
+    hit = np.take_along_axis(rel, order, axis=1)
+    new = np.ones((n, N), dtype=bool)  # a place that opens a group of ties
+    np.not_equal(d[:, 1:], d[:, :-1], out=new[:, 1:])
+    del d, order
+    new = new.ravel()
+    group = np.cumsum(new) - 1
+    first = np.flatnonzero(new)  # flat index of each group's first place
+    size = np.diff(np.append(first, n * N)).astype(np.float64)
+    n_hit = np.add.reduceat(hit.ravel().astype(np.float64), first)
+    before = (np.cumsum(hit, axis=1) - hit).ravel()[first].astype(np.float64)
+    del new
+    rank = np.arange(N, dtype=np.float64)  # 0-based rank of each place
+    place = (np.tile(rank, n) - (first % N)[group])  # 0-based place within its group
+    g, r = size[group], n_hit[group]
+    expected_hits = before[group] + 1.0 + place * (r - 1.0) / np.maximum(g - 1.0, 1.0)
+    terms = (r / g) * expected_hits / np.tile(rank + 1.0, n)
+    return _safe_divide(terms.reshape(n, N).sum(axis=1), n_relevant)
 
 
 class RankedScores:
@@ -504,20 +572,7 @@ class RankedScores:
         else:
             raise ValueError(f"mAP normalised by {normalize!r} was not accumulated; pass it in "
                              "also_normalize.")
-        if skip_no_relevant:
-            has_relevant = self.n_relevant > 0
-            if not has_relevant.any():
-                raise ValueError(
-                    "No query has a relevant item in the database, so every query "
-                    "is skipped with skip_no_relevant=True; mAP is undefined."
-                )
-            ap[~has_relevant] = np.nan
-            value = float(ap[has_relevant].mean())
-        else:
-            value = float(ap.mean())
-        if return_per_query:
-            return value, ap
-        return value
+        return _mean_ap(ap, self.n_relevant, skip_no_relevant, return_per_query)
 
     def precision_at_k(self, k):
         """Mean precision@k (``k`` one of ``precision_ks``)."""
@@ -534,6 +589,46 @@ class RankedScores:
         self._check_complete()
         n = self.labels.n_queries
         return self.curve_precision / n, self.curve_recall / n, self.curve_ks
+
+
+class TieAveragedScores:
+    """:func:`tie_averaged_mean_average_precision`, accumulated chunk by chunk.
+
+    Feed it the distances of blocks of query rows with :meth:`add` (each
+    query once), then read :meth:`mean_average_precision`; only one block's
+    ``(rows, n_database)`` work arrays exist at a time.
+    """
+
+    def __init__(self, labels):
+        self.labels = labels
+        self.ap = np.full(labels.n_queries, np.nan)
+        self.n_added = 0
+
+    def chunk_rows(self):
+        """Query rows per block that keep the work arrays near 2**22 elements."""
+        return _chunk_rows(self.labels.n_database) // 2 or 1
+
+    def add(self, start, distances):
+        """Add the distances of queries ``start : start + len(distances)``."""
+        step = self.chunk_rows()
+        for s in range(0, distances.shape[0], step):
+            d = distances[s:s + step]
+            a, b = start + s, start + s + d.shape[0]
+            rel = self.labels.block(a, b)
+            self.ap[a:b] = _tie_averaged_ap(d, rel, np.count_nonzero(rel, axis=1))
+        self.n_added += distances.shape[0]
+        return self
+
+    def mean_average_precision(self, *, skip_no_relevant=False, return_per_query=False):
+        """The mean of the expected APs (see :func:`mean_average_precision`
+        for ``skip_no_relevant``)."""
+        if self.n_added != self.labels.n_queries:
+            raise ValueError(
+                f"distances of {self.n_added} queries were added, but there are "
+                f"{self.labels.n_queries} queries."
+            )
+        return _mean_ap(self.ap.copy(), self.labels.n_relevant(), skip_no_relevant,
+                        return_per_query)
 
 
 # ---------------------------------------------------------------------------
@@ -727,6 +822,79 @@ def mean_average_precision(
     return scores.mean_average_precision(
         k, skip_no_relevant=skip_no_relevant, return_per_query=return_per_query
     )
+
+
+@fill_doc
+def tie_averaged_mean_average_precision(query_labels, database_labels, distances, *,
+                                        skip_no_relevant=False, return_per_query=False):
+    r"""mAP over the whole database, averaged over every order of tied items.
+
+    :func:`mean_average_precision` scores one ranking, and a ranking by
+    distance has to put items at equal distance in some order (skhash's
+    puts them in database order). Codes tie a lot (a Hamming distance takes
+    ``n_bits + 1`` values), so that order moves the figure, and where the
+    database is stored class by class (image folders) it follows the labels.
+    This metric is the *expected* AP of each query when every order of the
+    items within each group of equal distance is equally likely: what a
+    database in random order gives on average, computed exactly in one pass
+    (McSherry & Najork, "Computing information retrieval performance
+    measures efficiently in the presence of tied scores", ECIR 2008). It
+    does not depend on the order of the database. Without ties it equals
+    :func:`mean_average_precision` of the ranking by distance.
+
+    For a group of :math:`g` tied items holding :math:`r` relevant ones,
+    with :math:`R` relevant items ranked before it, the :math:`i`-th place
+    of the group (:math:`i = 0 \ldots g - 1`, at rank :math:`p`)
+    contributes :math:`\frac{r}{g} \cdot \frac{R + 1 + i (r - 1) / (g -
+    1)}{p}` to :math:`\sum_p P@p \cdot rel_p`; AP divides that sum by the
+    number of relevant items in the database (the three normalisations of
+    :func:`mean_average_precision` coincide over the whole database).
+
+    Parameters
+    ----------
+    %(labels)s
+    distances : array-like of shape (n_queries, n_database)
+        Distance of every query to every database item (e.g. a code space's
+        ``pairwise``). Equal values are ties; NaN is not allowed.
+    skip_no_relevant : bool, default=False
+        As in :func:`mean_average_precision`: a query with no relevant item
+        counts as AP 0 unless this is True.
+    return_per_query : bool, default=False
+        Also return the expected AP of every query.
+
+    Returns
+    -------
+    map : float
+    ap : ndarray of float64, shape (n_queries,)
+        Only returned if `return_per_query` is True.
+
+    Raises
+    ------
+    ValueError
+        On invalid labels, distances that are not a non-empty 2-D real
+        array without NaN, a shape that does not match the labels, or
+        `skip_no_relevant` with no query that has a relevant item.
+
+    Examples
+    --------
+    One query and four items, two of them relevant, all at the same
+    distance: over the 6 equally likely placements of the two relevant items
+    the mean AP is 0.6805..., while the ranking in database order gives
+    (1/1 + 2/3) / 2 = 0.8333...:
+
+    >>> from skhash.metrics import tie_averaged_mean_average_precision
+    >>> round(tie_averaged_mean_average_precision([0], [0, 1, 0, 1], [[1, 1, 1, 1]]), 4)
+    0.6806
+    >>> tie_averaged_mean_average_precision([0], [0, 1, 0, 1], [[0, 1, 2, 3]])
+    0.8333333333333333
+    """
+    labels = _Labels(query_labels, database_labels)
+    distances = _distances_of(labels, distances)
+    scores = TieAveragedScores(labels)
+    for start in range(0, labels.n_queries, scores.chunk_rows()):
+        scores.add(start, distances[start:start + scores.chunk_rows()])
+    return scores.mean_average_precision(skip_no_relevant=skip_no_relevant,
+                                         return_per_query=return_per_query)
 
 
 def _scores_at_k(query_labels, database_labels, ranking, k):
@@ -986,12 +1154,7 @@ def precision_recall_by_radius(query_labels, database_labels, distances, radii=N
     array([0.5, 0.5, 1. ])
     """
     labels = _Labels(query_labels, database_labels)
-    distances = _check_distances(distances)
-    if distances.shape != (labels.n_queries, labels.n_database):
-        raise ValueError(
-            f"distances has shape {distances.shape} but the labels give "
-            f"({labels.n_queries}, {labels.n_database}) (n_queries, n_database)."
-        )
+    distances = _distances_of(labels, distances)
     if not np.isfinite(distances).all():
         raise ValueError("distances contains infinite values.")
     if distances.min() < 0:

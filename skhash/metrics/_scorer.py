@@ -11,6 +11,7 @@ from sklearn.pipeline import Pipeline
 
 from ._ranking import (
     RankedScores,
+    TieAveragedScores,
     _Labels,
     mean_average_precision,
     precision_at_k,
@@ -72,6 +73,29 @@ def ranking_scores(space, queries, database, query_labels, database_labels, *,
     for start, ranking in space.rank(queries, database, asymmetric=asymmetric,
                                      exclude_self=exclude_self, chunk_size=chunk_size):
         scores.add(start, ranking)
+    return scores
+
+
+def tie_averaged_scores(space, queries, database, query_labels, database_labels, *,
+                        asymmetric=False):
+    """The queries' tie-averaged mAP over the whole database, streamed.
+
+    :func:`~skhash.metrics.tie_averaged_mean_average_precision` of the code
+    space's distances (``space.pairwise``), one block of queries at a time.
+    Returns a :class:`~skhash.metrics._ranking.TieAveragedScores` to read
+    the mAP from.
+    """
+    labels = _Labels(query_labels, database_labels)
+    if labels.n_queries != queries.shape[0] or labels.n_database != database.shape[0]:
+        raise ValueError(
+            f"{labels.n_queries} query labels and {labels.n_database} database labels "
+            f"for {queries.shape[0]} queries and {database.shape[0]} database items."
+        )
+    scores = TieAveragedScores(labels)
+    step = scores.chunk_rows()
+    for start in range(0, queries.shape[0], step):
+        scores.add(start, space.pairwise(queries[start:start + step], database,
+                                         asymmetric=asymmetric))
     return scores
 
 
