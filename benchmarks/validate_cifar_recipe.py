@@ -3,13 +3,17 @@
 The CNNH protocol's 5,000 training images (500 per class, seed 0) are split
 again, 4,500 to train and 500 to validate (the last 500 of a permutation
 drawn with ``--split-seed``); the queries are never used. For each setting a
-``CNNBHHasher`` is fitted on the 4,500 and judged on the 500: the accuracy
-of ``predict`` and the mAP of their codes against the 4,500 training codes.
-The CNNBH docs page's recipe tables (optimizer / schedule, then
-``max_epochs`` 30 / 60 / 100) come from this selection.
+``CNNBHHasher`` (or, with ``--method deepsom``, a ``DeepSOMQuantizer``) is
+fitted on the 4,500 and judged on the 500: the accuracy of ``predict`` and the
+mAP of their codes against the 4,500 training codes (for DeepSOM symmetric and
+asymmetric, each also tie-averaged). The CNNBH docs page's recipe tables
+(optimizer / schedule, then ``max_epochs`` 30 / 60 / 100) come from this
+selection.
 
     python benchmarks/validate_cifar_recipe.py --data-home ../shared/data/cifar10-jpeg \\
         --params '{"max_epochs": 60}' '{"max_epochs": 100}'
+    python benchmarks/validate_cifar_recipe.py --data-home ../shared/data/cifar10-jpeg \\
+        --method deepsom --params '{}' '{"initial_radius": 65}'
 
 Prints one JSON line per setting.
 """
@@ -23,6 +27,12 @@ import numpy as np
 from skhash.datasets import cnnh_split, load_cifar10
 from skhash.hashing import CNNBHHasher
 from skhash.metrics import mean_average_precision
+from skhash.metrics._scorer import tie_averaged_scores
+from skhash.quantization import DeepSOMQuantizer
+
+# the estimator of each --method and its code-size parameter
+METHODS = {"cnnbh": (CNNBHHasher, lambda args: {"n_bits": args.n_bits}),
+           "deepsom": (DeepSOMQuantizer, lambda args: {"map_shape": tuple(args.map_shape)})}
 
 
 def main(argv=None):
@@ -30,7 +40,10 @@ def main(argv=None):
     parser.add_argument("--data-home", required=True, help="CIFAR-10 folder (image folders)")
     parser.add_argument("--params", nargs="+", default=["{}"],
                         help="JSON dicts of CNNBHHasher parameters, one setting each")
-    parser.add_argument("--n-bits", type=int, default=48)
+    parser.add_argument("--method", choices=sorted(METHODS), default="cnnbh")
+    parser.add_argument("--n-bits", type=int, default=48, help="cnnbh: code length")
+    parser.add_argument("--map-shape", type=int, nargs=2, default=(75, 75),
+                        metavar=("ROWS", "COLS"), help="deepsom: the SOM grid")
     parser.add_argument("--split-seed", type=int, default=1)
     parser.add_argument("--n-validation", type=int, default=500)
     args = parser.parse_args(argv)
@@ -40,19 +53,34 @@ def main(argv=None):
     split = cnnh_split(y, n_queries_per_class=100, n_train_per_class=500, random_state=0)
     order = np.random.RandomState(args.split_seed).permutation(split.train)
     train, valid = order[:-args.n_validation], order[-args.n_validation:]
+    estimator, code_size = METHODS[args.method]
     for text in args.params:
-        params = {"n_bits": args.n_bits, "input_shape": (3, 32, 32), "random_state": 0,
+        params = {**code_size(args), "input_shape": (3, 32, 32), "random_state": 0,
                   **json.loads(text)}
         start = time.perf_counter()
-        hasher = CNNBHHasher(**params).fit(X[train], y[train])
+        model = estimator(**params).fit(X[train], y[train])
         fit_s = time.perf_counter() - start
-        accuracy = float(np.mean(hasher.predict(X[valid]) == y[valid]))
-        space = hasher.code_space_
-        ranking = space.ranked(hasher.encode(X[valid]), hasher.encode(X[train]))
-        print(json.dumps({"params": params, "fit_s": round(fit_s, 1), "max_epochs_":
-                          hasher.max_epochs_, "val_accuracy": accuracy,
-                          "val_map_vs_train": mean_average_precision(y[valid], y[train],
-                                                                     ranking)}), flush=True)
+        result = {"method": args.method, "params": params, "fit_s": round(fit_s, 1),
+                  "max_epochs_": model.max_epochs_,
+                  "val_accuracy": float(np.mean(model.predict(X[valid]) == y[valid]))}
+        result.update(_validation_maps(model, X[valid], y[valid], X[train], y[train]))
+        print(json.dumps(result), flush=True)
+
+
+def _validation_maps(model, X_valid, y_valid, X_train, y_train):
+    """mAP of the validation rows against the training rows' codes: index order and
+    tie-averaged, and for product codes the asymmetric search too."""
+    space, db = model.code_space_, model.encode(X_train)
+    out = {}
+    modes = {"": False, "_asym": True} if space.kind == "product" else {"": False}
+    for suffix, asymmetric in modes.items():
+        queries = model._query_codes(X_valid, asymmetric=asymmetric)
+        ranking = space.ranked(queries, db, asymmetric=asymmetric)
+        out[f"val_map_vs_train{suffix}"] = mean_average_precision(y_valid, y_train, ranking)
+        out[f"val_map_tie_averaged{suffix}"] = tie_averaged_scores(
+            space, queries, db, y_valid, y_train,
+            asymmetric=asymmetric).mean_average_precision()
+    return out
 
 
 if __name__ == "__main__":

@@ -464,3 +464,27 @@ def test_validate_ssdh_fits_ssdh_and_cnnbh_on_the_training_split(
     printed = capsys.readouterr().out
     assert "database 30, validation queries 20" in printed
     assert printed.count("validation mAP") == 2
+
+
+def test_validate_cifar_recipe_scores_both_searches_and_their_tie_averages(benchmark_script):
+    """The DeepSOM validation of the colour recipe: index-order and tie-averaged mAP, for
+    symmetric and asymmetric search of a product code (hashes: the symmetric pair only)."""
+    from skhash.hashing import LSHHasher
+    from skhash.metrics import mean_average_precision
+    from skhash.quantization import ProductQuantizer
+
+    maps = benchmark_script("validate_cifar_recipe")._validation_maps
+    rng = np.random.RandomState(0)
+    y = np.repeat(np.arange(3), 40)
+    X = rng.randn(3, 8)[y] + rng.randn(120, 8)
+    pq = ProductQuantizer(M=2, K=4, random_state=0).fit(X[20:])
+    out = maps(pq, X[:20], y[:20], X[20:], y[20:])
+    assert sorted(out) == ["val_map_tie_averaged", "val_map_tie_averaged_asym",
+                           "val_map_vs_train", "val_map_vs_train_asym"]
+    ranking = pq.code_space_.ranked(pq.transform(X[:20]), pq.transform(X[20:]))
+    assert out["val_map_vs_train"] == mean_average_precision(y[:20], y[20:], ranking)
+    assert 0 < out["val_map_tie_averaged"] <= 1
+    assert out["val_map_tie_averaged"] != out["val_map_vs_train"]  # 16 codes: ties
+    lsh = LSHHasher(n_bits=4, random_state=0).fit(X[20:])
+    assert sorted(maps(lsh, X[:20], y[:20], X[20:], y[20:])) == [
+        "val_map_tie_averaged", "val_map_vs_train"]
