@@ -13,7 +13,14 @@ selection.
     python benchmarks/validate_cifar_recipe.py --data-home ../shared/data/cifar10-jpeg \\
         --params '{"max_epochs": 60}' '{"max_epochs": 100}'
     python benchmarks/validate_cifar_recipe.py --data-home ../shared/data/cifar10-jpeg \\
-        --method deepsom --params '{}' '{"initial_radius": 65}'
+        --method deepsom --params '{"n_alternations": 0}' \\
+        --som-seeds 10 11 12 13 14 15 16 17 --som-params '{}' '{"initial_radius": 65}'
+
+``--som-seeds`` (DeepSOM): after each fit, a SOM is trained again on the fitted
+network's training features once per seed, with the fitted SOM's settings and
+each of ``--som-params`` on top: how much the symmetric validation mAP moves
+with the SOM's seed alone, the network held fixed (one JSON line per setting,
+with the mean and standard deviation over the seeds).
 
 Prints one JSON line per setting.
 """
@@ -28,7 +35,7 @@ from skhash.datasets import cnnh_split, load_cifar10
 from skhash.hashing import CNNBHHasher
 from skhash.metrics import mean_average_precision
 from skhash.metrics._scorer import tie_averaged_scores
-from skhash.quantization import DeepSOMQuantizer
+from skhash.quantization import DeepSOMQuantizer, SelfOrganizingMap
 
 # the estimator of each --method and its code-size parameter
 METHODS = {"cnnbh": (CNNBHHasher, lambda args: {"n_bits": args.n_bits}),
@@ -39,11 +46,16 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-home", required=True, help="CIFAR-10 folder (image folders)")
     parser.add_argument("--params", nargs="+", default=["{}"],
-                        help="JSON dicts of CNNBHHasher parameters, one setting each")
+                        help="JSON dicts of the --method estimator's parameters, one setting each")
     parser.add_argument("--method", choices=sorted(METHODS), default="cnnbh")
     parser.add_argument("--n-bits", type=int, default=48, help="cnnbh: code length")
     parser.add_argument("--map-shape", type=int, nargs=2, default=(75, 75),
                         metavar=("ROWS", "COLS"), help="deepsom: the SOM grid")
+    parser.add_argument("--som-seeds", type=int, nargs="+", default=(),
+                        help="deepsom: retrain the SOM with each of these seeds (network fixed)")
+    parser.add_argument("--som-params", nargs="+", default=["{}"],
+                        help="deepsom, with --som-seeds: JSON dicts of SelfOrganizingMap "
+                             "parameters over the fitted SOM's, one setting each")
     parser.add_argument("--split-seed", type=int, default=1)
     parser.add_argument("--n-validation", type=int, default=500)
     args = parser.parse_args(argv)
@@ -65,6 +77,26 @@ def main(argv=None):
                   "val_accuracy": float(np.mean(model.predict(X[valid]) == y[valid]))}
         result.update(_validation_maps(model, X[valid], y[valid], X[train], y[train]))
         print(json.dumps(result), flush=True)
+        if args.method == "deepsom" and args.som_seeds:
+            for som_text in args.som_params:
+                print(json.dumps({"params": params, **som_seed_spread(
+                    model, X[valid], y[valid], X[train], y[train], args.som_seeds,
+                    json.loads(som_text))}), flush=True)
+
+
+def som_seed_spread(model, X_valid, y_valid, X_train, y_train, seeds, som_params):
+    """Symmetric validation mAP of SOMs trained again on ``model``'s training
+    features, one per seed (the fitted SOM's settings, ``som_params`` over them,
+    ``init="random"``): the network fixed, only the SOM's draw changes."""
+    Z_train, Z_valid = model._embed(X_train), model._embed(X_valid)
+    settings = {**model.som_.get_params(), "init": "random", **som_params}
+    maps = []
+    for seed in seeds:
+        som = SelfOrganizingMap(**{**settings, "random_state": seed}).fit(Z_train)
+        ranking = som.code_space_.ranked(som.transform(Z_valid), som.transform(Z_train))
+        maps.append(mean_average_precision(y_valid, y_train, ranking))
+    return {"som_params": som_params, "som_seeds": list(seeds), "val_map_by_seed": maps,
+            "val_map_mean": float(np.mean(maps)), "val_map_sd": float(np.std(maps))}
 
 
 def _validation_maps(model, X_valid, y_valid, X_train, y_train):

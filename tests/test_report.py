@@ -488,3 +488,22 @@ def test_validate_cifar_recipe_scores_both_searches_and_their_tie_averages(bench
     lsh = LSHHasher(n_bits=4, random_state=0).fit(X[20:])
     assert sorted(maps(lsh, X[:20], y[:20], X[20:], y[20:])) == [
         "val_map_tie_averaged", "val_map_vs_train"]
+
+
+def test_validate_cifar_recipe_som_seed_spread_holds_the_network(benchmark_script):
+    """--som-seeds: one SOM per seed on the fitted network's features; the same seed
+    gives the same figure, other seeds other maps, and the settings go on top."""
+    from skhash.quantization import DeepSOMQuantizer
+
+    spread = benchmark_script("validate_cifar_recipe").som_seed_spread
+    rng = np.random.RandomState(0)
+    y = np.repeat(np.arange(3), 30)
+    X = (rng.randn(3, 16)[y] + rng.randn(90, 16)).astype(np.float32)
+    q = DeepSOMQuantizer(map_shape=(4, 4), n_alternations=0, max_epochs=2, som_n_iter=300,
+                         random_state=0).fit(X[20:], y[20:])
+    out = spread(q, X[:20], y[:20], X[20:], y[20:], [3, 3, 4], {"n_iter": 200})
+    assert out["som_seeds"] == [3, 3, 4] and out["som_params"] == {"n_iter": 200}
+    by_seed = out["val_map_by_seed"]
+    assert by_seed[0] == by_seed[1] and all(0 < m <= 1 for m in by_seed)
+    assert out["val_map_mean"] == pytest.approx(np.mean(by_seed))
+    assert out["val_map_sd"] == pytest.approx(np.std(by_seed))
