@@ -401,7 +401,7 @@ def gate_columns(encoder):
 
 
 def evaluate(encoder, X_query, y_query, X_db, y_db, k=100, radius=2, asymmetric=False,
-             also_normalize=(), tie_seed=None):
+             also_normalize=(), tie_seed=None, tie_averaged=True):
     """Retrieval figures of a fitted encoder: queries against the database.
 
     ``asymmetric`` compares continuous query embeddings with the database's
@@ -416,7 +416,8 @@ def evaluate(encoder, X_query, y_query, X_db, y_db, k=100, radius=2, asymmetric=
     gives, and the difference between the two says how much the figure owes
     to that order. ``mAP@all/tie-averaged`` is the expectation of that
     figure over every order of the tied items, exact and independent of the
-    stored order (:func:`skhash.metrics.tie_averaged_mean_average_precision`).
+    stored order (:func:`skhash.metrics.tie_averaged_mean_average_precision`);
+    ``tie_averaged=False`` leaves it out (the per-epoch curve).
     """
     space = encoder.code_space_
     t0 = time.perf_counter()
@@ -436,9 +437,10 @@ def evaluate(encoder, X_query, y_query, X_db, y_db, k=100, radius=2, asymmetric=
         f"P@{k}": scores.precision_at_k(k),
         "encode_us_per_item": 1e6 * encode_s / len(X_db),
     }
-    row["mAP@all/tie-averaged"] = tie_averaged_scores(
-        space, q_codes, db_codes, y_query, y_db,
-        asymmetric=asymmetric).mean_average_precision()
+    if tie_averaged:
+        row["mAP@all/tie-averaged"] = tie_averaged_scores(
+            space, q_codes, db_codes, y_query, y_db,
+            asymmetric=asymmetric).mean_average_precision()
     if tie_seed is not None:
         order = np.random.RandomState(tie_seed).permutation(len(y_db))
         row["mAP@all/shuffled"] = ranking_scores(
@@ -482,7 +484,7 @@ class _EpochCurve(Callback):
         point = {"epoch": len(net.history)}
         modes = [False, True] if encoder.code_space_.kind == "product" else [False]
         for asymmetric in modes:
-            row = evaluate(encoder, *self.data, asymmetric=asymmetric)
+            row = evaluate(encoder, *self.data, asymmetric=asymmetric, tie_averaged=False)
             point["asym" if asymmetric else "sym"] = row["mAP@all"]
         self.points.append(point)
 

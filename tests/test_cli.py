@@ -290,6 +290,8 @@ def test_evaluate_gives_the_tie_averaged_map():
     assert row["mAP@all/tie-averaged"] == pytest.approx(want, abs=1e-12)
     assert permuted["mAP@all/tie-averaged"] == pytest.approx(want, abs=1e-12)
     assert row["mAP@all"] != pytest.approx(permuted["mAP@all"], abs=1e-4)
+    assert "mAP@all/tie-averaged" not in evaluate(itq, X[:40], y[:40], X, y, k=10,
+                                                   tie_averaged=False)
 
 
 def test_benchmark_rows_have_the_shuffled_database_figure(tmp_path):
