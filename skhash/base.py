@@ -208,6 +208,7 @@ class BaseDeepEncoder(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
     # ``_grey_shift``); see _augmentation and _lr_schedule.
     _colour_backbone = "cifar_cnn"
     _colour_shift = 4
+    _colour_cutout = 0
     _grey_shift = 2
     # What "auto" means for the optimisation parameters: colour photos of
     # side >= 32, and everything else (see _recipe).
@@ -514,12 +515,14 @@ class BaseDeepEncoder(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         return []
 
     def _augmentation(self):
-        """Resolved ``(shift_augment, flip_augment)`` for this fit's input.
+        """Resolved ``(shift_augment, flip_augment, cutout_augment)`` for this fit's input.
 
         "auto": for colour photos of side >= 32, shifts of up to
-        ``_colour_shift`` pixels (a random crop with zero padding) and
-        left-right flips; for other images, ``_grey_shift`` pixels and no
-        flip (digits must not be mirrored).
+        ``_colour_shift`` pixels (a random crop with zero padding),
+        left-right flips and cut-out squares of side ``_colour_cutout``;
+        for other images, ``_grey_shift`` pixels, no flip (digits must not be
+        mirrored) and no cut-out. An estimator without a ``cutout_augment``
+        parameter never cuts out.
         """
         colour = is_colour_image(self._input_shape)
         shift = self._param("shift_augment", 0)
@@ -528,17 +531,21 @@ class BaseDeepEncoder(TransformerMixin, BaseEstimator, metaclass=ABCMeta):
         flip = self._param("flip_augment", False)
         if flip == "auto":
             flip = colour
-        return int(shift), bool(flip)
+        cutout = self._param("cutout_augment", 0)
+        if cutout == "auto":
+            cutout = self._colour_cutout if colour else 0
+        return int(shift), bool(flip), int(cutout)
 
     def _feature_extractor(self, n_features, weights_path=None):
         """Backbone + feature layer and the augmentation of this fit's input
         (see :func:`skhash.nn.make_feature_extractor`)."""
         from .nn import make_feature_extractor
 
-        shift, flip = self._augmentation()
+        shift, flip, cutout = self._augmentation()
         return make_feature_extractor(
             self.backbone, n_features, self._input_shape, hidden_units=self.hidden_units,
             feature_units=self.feature_units, shift_augment=shift, flip_augment=flip,
+            cutout_augment=cutout,
             weights_path=weights_path, colour_backbone=self._colour_backbone,
         )
 

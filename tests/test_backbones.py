@@ -228,4 +228,34 @@ def test_make_augment_skips_small_images_and_vectors():
     assert make_augment((1, 8, 8), 4, True) is None
     assert make_augment((3, 32, 32), 0, False) is None
     aug = make_augment((3, 32, 32), 4, True)
-    assert aug.max_shift == 4 and aug.flip
+    assert aug.max_shift == 4 and aug.flip and aug.cutout == 0
+    aug = make_augment((3, 32, 32), 0, False, 8)
+    assert aug.max_shift == 0 and not aug.flip and aug.cutout == 8
+    assert make_augment((1, 8, 8), 0, False, 8) is None
+
+
+def test_cutout_zeroes_one_clipped_square_per_image_in_training_only():
+    from skhash.nn import RandomShift
+
+    n, side = 400, 6
+    x = torch.rand(n, 3 * 16 * 16) + 1  # no zero pixel anywhere
+    aug = RandomShift((3, 16, 16), max_shift=0, cutout=side)
+    aug.eval()
+    assert torch.equal(aug(x), x)
+    aug.train()
+    torch.manual_seed(0)
+    out = aug(x).reshape(n, 3, 16, 16)
+    holes = out == 0
+    assert torch.equal(holes[:, 0], holes[:, 1]) and torch.equal(holes[:, 0], holes[:, 2])
+    kept = ~holes
+    assert torch.equal(out[kept], x.reshape(n, 3, 16, 16)[kept])  # the rest untouched
+    rows, cols = holes[:, 0].any(2), holes[:, 0].any(1)
+    # each hole is the rectangle of its rows and columns, at most side x side,
+    # a full square away from the border and clipped at it
+    assert torch.equal(holes[:, 0], rows[:, :, None] & cols[:, None, :])
+    heights, widths = rows.sum(1), cols.sum(1)
+    assert int(heights.max()) == side and int(widths.max()) == side
+    assert int(heights.min()) >= side // 2 and int(widths.min()) >= side // 2
+    assert 0 < int((heights < side).sum()) < n  # some clipped, some whole
+    # holes are everywhere: every pixel is cut out in some image
+    assert bool(holes[:, 0].any(0).all())

@@ -218,6 +218,39 @@ def test_loss_combines_terms_and_waits_for_the_som():
     assert terms["quantization"].item() != 0.0
 
 
+def test_label_smoothing_of_the_classification_loss():
+    """label_smoothing=e: the cross-entropy against (1 - e) one-hot + e / C."""
+    torch.manual_seed(0)
+    logits = torch.randn(6, 3)
+    y = torch.tensor([0, 0, 1, 1, 2, 2])
+    target = 0.8 * torch.nn.functional.one_hot(y, 3) + 0.2 / 3
+    by_hand = -(target * torch.log_softmax(logits, 1)).sum(1).mean()
+    loss = DeepSOMLoss(label_smoothing=0.2)
+    assert loss((logits, None, None), y).item() == pytest.approx(by_hand.item(), rel=1e-6)
+    plain = DeepSOMLoss()((logits, None, None), y).item()
+    assert plain == pytest.approx(torch.nn.functional.cross_entropy(logits, y).item())
+    assert plain != pytest.approx(by_hand.item())
+
+
+def test_colour_augmentation_resolves_and_reaches_the_network():
+    """cutout_augment / label_smoothing reach the fitted network's augmentation and loss
+    (used in training only); "auto": no cut-out, label smoothing 0.1 on colour photos
+    and none on other images."""
+    rng = np.random.RandomState(0)
+    X = rng.rand(20, 3 * 32 * 32).astype(np.float32)
+    y = np.repeat([0, 1], 10)
+    small = dict(map_shape=(2, 2), n_alternations=0, max_epochs=1, som_n_iter=20,
+                 batch_size=10, input_shape=(3, 32, 32), random_state=0)
+    q = DeepSOMQuantizer(**small, cutout_augment=8, label_smoothing=0.1).fit(X, y)
+    assert q.net_.module_.augment.cutout == 8 and q.net_.criterion_.label_smoothing == 0.1
+    assert np.array_equal(q.transform(X), q.transform(X))  # no augmentation at inference
+    auto = DeepSOMQuantizer(**small).fit(X, y)
+    assert auto.net_.module_.augment.cutout == 0 and auto.net_.criterion_.label_smoothing == 0.1
+    Xg, yg = load_digits(return_X_y=True)
+    grey = DeepSOMQuantizer(**{**small, "input_shape": (1, 8, 8)}).fit(Xg[:40], yg[:40])
+    assert grey.net_.criterion_.label_smoothing == 0.0
+
+
 # ------------------------------------------------------------ the estimator
 def test_codes_are_the_argmax_of_the_map(fitted, data):
     Xq = data[0]
@@ -322,6 +355,10 @@ def test_embedding_dim_and_vectors(data):
         (dict(final_radius=0.0), "'final_radius'"),
         (dict(quantization_weight=-1.0), "'quantization_weight'"),
         (dict(n_alternations=-1), "'n_alternations'"),
+        (dict(label_smoothing=1.0), "'label_smoothing'"),
+        (dict(label_smoothing=-0.1), "'label_smoothing'"),
+        (dict(cutout_augment=-1), "'cutout_augment'"),
+        (dict(cutout_augment="big"), "'cutout_augment'"),
     ],
 )
 def test_bad_parameters(data, params, match):
@@ -412,3 +449,19 @@ def test_one_cycle_schedule_spans_every_phase():
     assert 0 < peak < 8  # warm-up ends in pre-training (30% of all batches)
     assert all(a >= b for a, b in zip(lrs[peak:], lrs[peak + 1:]))  # one annealing, no restart
     assert lrs[-1] < 1e-5
+
+
+@pytest.mark.parametrize("shape, batches, epochs", [
+    ((3, 32, 32), 40, 100),   # CIFAR-10's 5,000 CNNH training images, batches of 128
+    ((3, 32, 32), 36, 100),   # the 4,500 of its validation split: capped
+    ((3, 32, 32), 391, 20),   # its 50,000 training images: the default pre-training
+    ((3, 32, 32), 100, 40),   # 4,000 steps
+    ((1, 28, 28), 40, 20),    # grey images: the default, whatever the batches
+])
+def test_auto_pretraining_length(shape, batches, epochs):
+    """max_epochs="auto": DeepSOM pre-trains colour photos for at least 4,000 optimizer
+    steps, at most 100 epochs and never below its default 20."""
+    q = DeepSOMQuantizer(map_shape=(75, 75), input_shape=shape)
+    q._input_shape = shape
+    assert q._resolve_max_epochs(batches) == epochs == q.max_epochs_
+    assert DeepSOMQuantizer(max_epochs=7)._resolve_max_epochs(batches) == 7

@@ -320,7 +320,7 @@ def resolve_backbone_name(name, input_shape, colour="cifar_cnn", grey="small_cnn
 
 def make_feature_extractor(name, n_features, input_shape, *, hidden_units=(512,),
                            feature_units=512, shift_augment=0, flip_augment=False,
-                           weights_path=None, colour_backbone="cifar_cnn"):
+                           cutout_augment=0, weights_path=None, colour_backbone="cifar_cnn"):
     """Backbone with a feature layer, and training-time augmentation.
 
     For skhash's own CNNs, a fully connected feature layer of
@@ -328,7 +328,8 @@ def make_feature_extractor(name, n_features, input_shape, *, hidden_units=(512,)
     grey-image CNN uses 32 and 64 filters; torchvision networks already end
     in one (fc7), and the MLP's ``hidden_units`` are its feature layers.
     Images of side >= 16 are shifted by up to ``shift_augment`` pixels
-    (and mirrored left-right with ``flip_augment``) during training.
+    (mirrored left-right with ``flip_augment``, and holes of
+    ``cutout_augment`` pixels cut out) during training.
     Returns ``(backbone, augment or None)``.
     """
     concrete = name if isinstance(name, type) else resolve_backbone_name(name, input_shape,
@@ -338,21 +339,23 @@ def make_feature_extractor(name, n_features, input_shape, *, hidden_units=(512,)
                              weights_path=weights_path)
     if own_cnn and feature_units:
         backbone = FeatureLayer(backbone, feature_units, dropout=0.5)
-    return backbone, make_augment(input_shape, shift_augment, flip_augment)
+    return backbone, make_augment(input_shape, shift_augment, flip_augment, cutout_augment)
 
 
-def make_augment(input_shape, shift_augment=0, flip_augment=False):
+def make_augment(input_shape, shift_augment=0, flip_augment=False, cutout_augment=0):
     """The training-time augmentation of images of side >= 16, or None.
 
     Random shifts of up to ``shift_augment`` pixels (a random crop with
-    zero padding) and, with ``flip_augment``, random left-right mirroring;
+    zero padding), with ``flip_augment`` random left-right mirroring, and
+    with ``cutout_augment > 0`` a random square of that side set to zero;
     see :class:`~skhash.nn.RandomShift`.
     """
-    if input_shape is None or min(input_shape[1:]) < 16 or not (shift_augment or flip_augment):
+    if (input_shape is None or min(input_shape[1:]) < 16
+            or not (shift_augment or flip_augment or cutout_augment)):
         return None
     from ._heads import RandomShift
 
-    return RandomShift(input_shape, shift_augment, flip=flip_augment)
+    return RandomShift(input_shape, shift_augment, flip=flip_augment, cutout=cutout_augment)
 
 
 def make_backbone(name, n_features, input_shape, hidden_units=(512,), channels=None,

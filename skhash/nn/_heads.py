@@ -17,16 +17,40 @@ class RandomShift(nn.Module):
     are zero -- the same as a random crop of the image zero-padded by
     ``max_shift`` pixels on each side. With ``flip=True`` each image is also
     mirrored left-right with probability 1/2 (photographs; not digits).
+    With ``cutout > 0``, a square of ``cutout`` x ``cutout`` pixels, centred
+    on a random pixel and clipped at the image's border, is then set to zero
+    in every channel (DeVries & Taylor, "Improved Regularization of
+    Convolutional Neural Networks with Cutout", 2017).
     """
 
-    def __init__(self, input_shape, max_shift=2, flip=False):
+    def __init__(self, input_shape, max_shift=2, flip=False, cutout=0):
         super().__init__()
         self.input_shape = tuple(int(v) for v in input_shape)
         self.max_shift = int(max_shift)
         self.flip = bool(flip)
+        self.cutout = int(cutout)
 
     def forward(self, x):
-        if not self.training or (self.max_shift == 0 and not self.flip):
+        if not self.training:
+            return x
+        x = self._shift_and_flip(x)
+        return self._cut_out(x) if self.cutout > 0 else x
+
+    def _cut_out(self, x):
+        n = x.shape[0]
+        c, h, w = self.input_shape
+        cy = torch.randint(0, h, (n,), device=x.device)
+        cx = torch.randint(0, w, (n,), device=x.device)
+        y0, x0 = cy - self.cutout // 2, cx - self.cutout // 2
+        rows = torch.arange(h, device=x.device)[None, :]
+        cols = torch.arange(w, device=x.device)[None, :]
+        inside_rows = (rows >= y0[:, None]) & (rows < y0[:, None] + self.cutout)  # (n, h)
+        inside_cols = (cols >= x0[:, None]) & (cols < x0[:, None] + self.cutout)  # (n, w)
+        hole = inside_rows[:, None, :, None] & inside_cols[:, None, None, :]
+        return x.reshape(n, c, h, w).masked_fill(hole, 0).reshape(n, -1)
+
+    def _shift_and_flip(self, x):
+        if self.max_shift == 0 and not self.flip:
             return x
         if self.flip:
             n = x.shape[0]

@@ -141,8 +141,9 @@ class DeepSOMLoss(nn.Module):
     pre-training it is off).
     """
 
-    def __init__(self, quantization_weight=1.0, n_pairs=256, margin=0.1):
+    def __init__(self, quantization_weight=1.0, n_pairs=256, margin=0.1, label_smoothing=0.0):
         super().__init__()
+        self.label_smoothing = float(label_smoothing)
         self.quantization_weight = float(quantization_weight)
         self.n_pairs = int(n_pairs)
         self.margin = None if margin is None else float(margin)
@@ -156,7 +157,8 @@ class DeepSOMLoss(nn.Module):
                                                margin=self.margin)
         else:
             quant = logits.new_zeros(())
-        return {"classification": F.cross_entropy(logits, y), "quantization": quant}
+        classification = F.cross_entropy(logits, y, label_smoothing=self.label_smoothing)
+        return {"classification": classification, "quantization": quant}
 
     def forward(self, output, y):
         terms = self.terms(output, y)
@@ -249,6 +251,14 @@ class DeepSOMQuantizer(BaseQuantizer):
     flip_augment : bool or "auto", default="auto"
         Random left-right mirroring of training images; "auto": on for
         colour photos of side >= 32 only.
+    cutout_augment : int >= 0 or "auto", default="auto"
+        Side of a square set to zero at a random place in each training
+        image of side >= 16 (cut-out; 0: none); "auto": 0. Not used at
+        inference.
+    label_smoothing : float in [0, 1) or "auto", default="auto"
+        Label smoothing of the classification loss; "auto": 0.1 for colour
+        photos of side >= 32 (validation mAP 0.7920 against 0.7786 without,
+        see the docs page), 0 otherwise.
     lr_schedule : {"auto", "constant", "cosine", "onecycle"}, default="auto"
         Learning-rate schedule over the whole training; "auto": one-cycle
         for colour photos of side >= 32, constant otherwise.
@@ -291,8 +301,8 @@ class DeepSOMQuantizer(BaseQuantizer):
     Quantization by Self-Organizing Map", ACM Multimedia 2017. What we
     changed: image inputs use skhash's CNN with a feature layer and random
     shifts (colour photos: :class:`skhash.nn.CifarCNN` with batch norm,
-    crops, flips and a one-cycle schedule) instead of an ImageNet-pretrained
-    CNN-F; Adam instead of SGD; pairs are drawn within
+    crops, flips, a one-cycle schedule and label smoothing 0.1) instead of an
+    ImageNet-pretrained CNN-F; Adam instead of SGD; pairs are drawn within
     each batch and the loss terms are means (over pairs, and over the
     nodes of ``U``), so ``quantization_weight`` does not depend on the map size; the
     SOM's codewords are set by the SOM algorithm only (not by SGD); the
@@ -317,6 +327,10 @@ class DeepSOMQuantizer(BaseQuantizer):
     """
 
     _default_epochs = 20  # the pre-training
+    # label_smoothing="auto": 0.1 for colour photos of side >= 32 (chosen on a
+    # validation split of CIFAR-10's CNNH training set), none otherwise
+    _colour_recipe = {**BaseQuantizer._colour_recipe, "label_smoothing": 0.1}
+    _default_recipe = {**BaseQuantizer._default_recipe, "label_smoothing": 0.0}
 
     _parameter_constraints = {
         **BaseQuantizer._parameter_constraints,
@@ -332,6 +346,9 @@ class DeepSOMQuantizer(BaseQuantizer):
         "alternation_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
         "embedding_dim": [StrOptions({"auto"}), Interval(numbers.Integral, 1, None, closed="left")],
         "feature_units": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "cutout_augment": [StrOptions({"auto"}),
+                           Interval(numbers.Integral, 0, None, closed="left")],
+        "label_smoothing": [StrOptions({"auto"}), Interval(numbers.Real, 0, 1, closed="left")],
     }
 
     def __init__(
@@ -351,6 +368,8 @@ class DeepSOMQuantizer(BaseQuantizer):
         feature_units=512,
         shift_augment="auto",
         flip_augment="auto",
+        cutout_augment="auto",
+        label_smoothing="auto",
         lr_schedule="auto",
         input_shape=None,
         backbone="auto",
@@ -389,7 +408,8 @@ class DeepSOMQuantizer(BaseQuantizer):
 
     def _build_criterion(self, n_outputs):
         return DeepSOMLoss(quantization_weight=self.quantization_weight, n_pairs=self.n_pairs,
-                           margin=self.margin)
+                           margin=self.margin,
+                           label_smoothing=self._recipe("label_smoothing"))
 
     # --------------------------------------------------------------- schedule
     def _train(self, X, y):
