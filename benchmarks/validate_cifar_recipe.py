@@ -6,7 +6,10 @@ drawn with ``--split-seed``); the queries are never used. For each setting a
 ``CNNBHHasher`` (or, with ``--method deepsom``, a ``DeepSOMQuantizer``) is
 fitted on the 4,500 and judged on the 500: the accuracy of ``predict`` and the
 mAP of their codes against the 4,500 training codes (for DeepSOM symmetric and
-asymmetric, each also tie-averaged). The CNNBH docs page's recipe tables
+asymmetric, each also tie-averaged), and against each other
+(``val_map_vs_valid``: each validation row ranks the other 499, itself left
+out -- a database the network never saw, as most of the CNNH database is at
+test time). The CNNBH docs page's recipe tables
 (optimizer / schedule, then ``max_epochs`` 30 / 60 / 100) come from this
 selection.
 
@@ -34,7 +37,7 @@ import numpy as np
 from skhash.datasets import cnnh_split, load_cifar10
 from skhash.hashing import CNNBHHasher
 from skhash.metrics import mean_average_precision
-from skhash.metrics._scorer import tie_averaged_scores
+from skhash.metrics._scorer import leave_one_out_map, tie_averaged_scores
 from skhash.quantization import DeepSOMQuantizer, SelfOrganizingMap
 
 # the estimator of each --method and its code-size parameter
@@ -90,18 +93,25 @@ def som_seed_spread(model, X_valid, y_valid, X_train, y_train, seeds, som_params
     ``init="random"``): the network fixed, only the SOM's draw changes."""
     Z_train, Z_valid = model._embed(X_train), model._embed(X_valid)
     settings = {**model.som_.get_params(), "init": "random", **som_params}
-    maps = []
+    maps, unseen = [], []
     for seed in seeds:
         som = SelfOrganizingMap(**{**settings, "random_state": seed}).fit(Z_train)
-        ranking = som.code_space_.ranked(som.transform(Z_valid), som.transform(Z_train))
+        codes = som.transform(Z_valid)
+        ranking = som.code_space_.ranked(codes, som.transform(Z_train))
         maps.append(mean_average_precision(y_valid, y_train, ranking))
+        unseen.append(mean_average_precision(y_valid, y_valid, som.code_space_.ranked(
+            codes, codes, exclude_self=True)))
     return {"som_params": som_params, "som_seeds": list(seeds), "val_map_by_seed": maps,
-            "val_map_mean": float(np.mean(maps)), "val_map_sd": float(np.std(maps))}
+            "val_map_mean": float(np.mean(maps)), "val_map_sd": float(np.std(maps)),
+            "val_map_vs_valid_by_seed": unseen,
+            "val_map_vs_valid_mean": float(np.mean(unseen)),
+            "val_map_vs_valid_sd": float(np.std(unseen))}
 
 
 def _validation_maps(model, X_valid, y_valid, X_train, y_train):
-    """mAP of the validation rows against the training rows' codes: index order and
-    tie-averaged, and for product codes the asymmetric search too."""
+    """mAP of the validation rows against the training rows' codes (index order and
+    tie-averaged) and against each other (left out of their own rankings); for
+    product codes the asymmetric search too."""
     space, db = model.code_space_, model.encode(X_train)
     out = {}
     modes = {"": False, "_asym": True} if space.kind == "product" else {"": False}
@@ -112,6 +122,8 @@ def _validation_maps(model, X_valid, y_valid, X_train, y_train):
         out[f"val_map_tie_averaged{suffix}"] = tie_averaged_scores(
             space, queries, db, y_valid, y_train,
             asymmetric=asymmetric).mean_average_precision()
+        out[f"val_map_vs_valid{suffix}"] = leave_one_out_map(model, X_valid, y_valid,
+                                                             asymmetric=asymmetric)
     return out
 
 

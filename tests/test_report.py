@@ -480,14 +480,20 @@ def test_validate_cifar_recipe_scores_both_searches_and_their_tie_averages(bench
     pq = ProductQuantizer(M=2, K=4, random_state=0).fit(X[20:])
     out = maps(pq, X[:20], y[:20], X[20:], y[20:])
     assert sorted(out) == ["val_map_tie_averaged", "val_map_tie_averaged_asym",
-                           "val_map_vs_train", "val_map_vs_train_asym"]
+                           "val_map_vs_train", "val_map_vs_train_asym",
+                           "val_map_vs_valid", "val_map_vs_valid_asym"]
     ranking = pq.code_space_.ranked(pq.transform(X[:20]), pq.transform(X[20:]))
     assert out["val_map_vs_train"] == mean_average_precision(y[:20], y[20:], ranking)
+    # against the other validation rows: each row's own index cut from its ranking
+    own = pq.code_space_.ranked(pq.transform(X[:20]), pq.transform(X[:20]))
+    others = own[own != np.arange(20)[:, None]].reshape(20, 19)
+    assert out["val_map_vs_valid"] == pytest.approx(
+        mean_average_precision(y[:20], y[:20], others))
     assert 0 < out["val_map_tie_averaged"] <= 1
     assert out["val_map_tie_averaged"] != out["val_map_vs_train"]  # 16 codes: ties
     lsh = LSHHasher(n_bits=4, random_state=0).fit(X[20:])
     assert sorted(maps(lsh, X[:20], y[:20], X[20:], y[20:])) == [
-        "val_map_tie_averaged", "val_map_vs_train"]
+        "val_map_tie_averaged", "val_map_vs_train", "val_map_vs_valid"]
 
 
 def test_validate_cifar_recipe_som_seed_spread_holds_the_network(benchmark_script):
@@ -507,3 +513,6 @@ def test_validate_cifar_recipe_som_seed_spread_holds_the_network(benchmark_scrip
     assert by_seed[0] == by_seed[1] and all(0 < m <= 1 for m in by_seed)
     assert out["val_map_mean"] == pytest.approx(np.mean(by_seed))
     assert out["val_map_sd"] == pytest.approx(np.std(by_seed))
+    unseen = out["val_map_vs_valid_by_seed"]
+    assert len(unseen) == 3 and unseen[0] == unseen[1] and all(0 < m <= 1 for m in unseen)
+    assert out["val_map_vs_valid_mean"] == pytest.approx(np.mean(unseen))
