@@ -234,8 +234,8 @@ def test_label_smoothing_of_the_classification_loss():
 
 def test_colour_augmentation_resolves_and_reaches_the_network():
     """cutout_augment / label_smoothing reach the fitted network's augmentation and loss
-    (used in training only); "auto": no cut-out, label smoothing 0.1 on colour photos
-    and none on other images."""
+    (used in training only); "auto": cut-out 16 and label smoothing 0.1 on colour
+    photos, neither on other images."""
     rng = np.random.RandomState(0)
     X = rng.rand(20, 3 * 32 * 32).astype(np.float32)
     y = np.repeat([0, 1], 10)
@@ -245,10 +245,12 @@ def test_colour_augmentation_resolves_and_reaches_the_network():
     assert q.net_.module_.augment.cutout == 8 and q.net_.criterion_.label_smoothing == 0.1
     assert np.array_equal(q.transform(X), q.transform(X))  # no augmentation at inference
     auto = DeepSOMQuantizer(**small).fit(X, y)
-    assert auto.net_.module_.augment.cutout == 0 and auto.net_.criterion_.label_smoothing == 0.1
+    assert auto.net_.module_.augment.cutout == 16
+    assert auto.net_.criterion_.label_smoothing == 0.1
     Xg, yg = load_digits(return_X_y=True)
     grey = DeepSOMQuantizer(**{**small, "input_shape": (1, 8, 8)}).fit(Xg[:40], yg[:40])
     assert grey.net_.criterion_.label_smoothing == 0.0
+    assert getattr(grey.net_.module_.augment, "cutout", 0) == 0
 
 
 # ------------------------------------------------------------ the estimator
@@ -452,15 +454,15 @@ def test_one_cycle_schedule_spans_every_phase():
 
 
 @pytest.mark.parametrize("shape, batches, epochs", [
-    ((3, 32, 32), 40, 100),   # CIFAR-10's 5,000 CNNH training images, batches of 128
-    ((3, 32, 32), 36, 100),   # the 4,500 of its validation split: capped
+    ((3, 32, 32), 40, 150),   # CIFAR-10's 5,000 CNNH training images, batches of 128
+    ((3, 32, 32), 36, 150),   # the 4,500 of its validation split: capped
     ((3, 32, 32), 391, 20),   # its 50,000 training images: the default pre-training
-    ((3, 32, 32), 100, 40),   # 4,000 steps
+    ((3, 32, 32), 100, 60),   # 6,000 steps
     ((1, 28, 28), 40, 20),    # grey images: the default, whatever the batches
 ])
 def test_auto_pretraining_length(shape, batches, epochs):
-    """max_epochs="auto": DeepSOM pre-trains colour photos for at least 4,000 optimizer
-    steps, at most 100 epochs and never below its default 20."""
+    """max_epochs="auto": DeepSOM pre-trains colour photos for at least 6,000 optimizer
+    steps, at most 150 epochs and never below its default 20."""
     q = DeepSOMQuantizer(map_shape=(75, 75), input_shape=shape)
     q._input_shape = shape
     assert q._resolve_max_epochs(batches) == epochs == q.max_epochs_
